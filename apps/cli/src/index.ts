@@ -1,0 +1,3 @@
+export { main, createProgram } from './main.js';
+export { CliError } from './cli-error.js';
+export type { CommandModule } from './command.js';

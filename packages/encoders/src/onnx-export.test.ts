@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createOnnxSession, tf } from '@vqlm/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxAbsDiff, useTestBackend } from './__fixtures__/backend.js';
+import { EncoderError } from './errors.js';
+import { exportVitToOnnx, vitToOnnx } from './onnx-export.js';
+import { ViT, vitConfig } from './vit.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vqlm-onnx-export-'));
+beforeAll(useTestBackend);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Random, larger-than-init weights so every path of the graph matters. */
+function randomize(vit: ViT, seed: number): void {
+  vit.params.names().forEach((name, i) => {
+    const t = tf.tidy(() => {
+      const r = tf.randomNormal(vit.params.shape(name), 0, 0.3, 'float32', seed + i);
+      return name.endsWith('gamma') ? tf.add(r, 1) : r;
+    });
+    vit.params.set(name, t);
+    t.dispose();
+  });
+}
+
+describe('ONNX export of a ViT', () => {
+  const cases = [
+    { label: 'ViT (class token, exact GELU, NCHW)', overrides: {}, layout: 'nchw' as const, size: 32 },
+    { label: 'SigLIP-style (no class token, tanh GELU, NHWC, resampled positions)', overrides: { classToken: false, gelu: 'tanh' as const }, layout: 'nhwc' as const, size: 48 },
+  ];
+  for (const { label, overrides, layout, size } of cases) {
+    it(`agrees with tfjs within 1e-4 under ONNX Runtime: ${label}`, async () => {
+      const vit = new ViT(vitConfig('micro', overrides), { trainable: false });
+      randomize(vit, 40);
+      const path = join(dir, `vit-${layout}.onnx`);
+      await exportVitToOnnx(vit, path, { inputLayout: layout, imageSize: size });
+      const session = await createOnnxSession(path, { threads: 1 });
+      try {
+        expect(session.inputNames).toEqual(['pixel_values']);
+        expect(session.outputNames).toEqual(['last_hidden_state']);
+        for (const batch of [1, 3]) {
+          const x = tf.randomNormal([batch, size, size, 3], 0, 1, 'float32', batch);
+          const expected = vit.forward(x);
+          const fed = layout === 'nchw' ? tf.transpose(x, [0, 3, 1, 2]) : tf.clone(x);
+          const out = await session.run({ pixel_values: { data: await fed.data(), dims: fed.shape } });
+          const got = out.last_hidden_state;
+          expect(got.dims).toEqual(expected.shape);
+          expect(maxAbsDiff(got.data, await expected.data())).toBeLessThan(1e-4);
+          tf.dispose([x, expected, fed]);
+        }
+      } finally {
+        await session.dispose();
+        vit.dispose();
+      }
+    });
+  }
+
+  it('rejects an image size that is not a multiple of the patch size', async () => {
+    const vit = new ViT(vitConfig('micro'));
+    const err = await vitToOnnx(vit, { imageSize: 30 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EncoderError);
+    expect((err as Error).message).toMatch(/^imageSize: expected a multiple of the patch size 8, got 30$/);
+    vit.dispose();
+  });
+});

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import type { tf } from '@vqlm/runtime';
+import { EncoderError } from './errors.js';
+import { OnnxGraphBuilder } from './onnx-graph.js';
+import type { ViT } from './vit.js';
+
+/** Options of {@link vitToOnnx} / {@link exportVitToOnnx}. */
+export interface VitOnnxOptions {
+  /** Input side in pixels (default: the config's `imageSize`); position embeddings are resampled for it. */
+  readonly imageSize?: number;
+  /** `nchw` (default; HF's `pixel_values [batch, 3, H, W]`) or `nhwc` (`[batch, H, W, 3]`). */
+  readonly inputLayout?: 'nchw' | 'nhwc';
+  /** Input name (default `pixel_values`). */
+  readonly inputName?: string;
+  /** Output name (default `last_hidden_state`). */
+  readonly outputName?: string;
+  /** Extra `metadata_props`. */
+  readonly metadata?: Record<string, string>;
+}
+
+async function values(t: tf.Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}
+
+/**
+ * Writes `vit` as an ONNX model (opset 17): input `pixel_values
+ * [batch, 3, S, S]` (normalised float32; `batch` symbolic), output
+ * `last_hidden_state [batch, T, H]`, weights as initializers. Same graph as
+ * {@link ViT.forward}: patch embedding by Reshape/Transpose/MatMul, class
+ * token by Expand, LayerNormalization, attention by MatMul/Softmax, GELU by
+ * Erf (exact) or Tanh.
+ * @returns the serialised `ModelProto`.
+ */
+export async function vitToOnnx(vit: ViT, options: VitOnnxOptions = {}): Promise<Uint8Array> {
+  const c = vit.config;
+  const size = options.imageSize ?? c.imageSize;
+  if (!Number.isInteger(size) || size < c.patchSize || size % c.patchSize !== 0) {
+    throw new EncoderError('E_ARG', `imageSize: expected a multiple of the patch size ${c.patchSize}, got ${size}`);
+  }
+  const layout = options.inputLayout ?? 'nchw';
+  if (layout !== 'nchw' && layout !== 'nhwc') {
+    throw new EncoderError('E_ARG', `inputLayout: expected "nchw" or "nhwc", got "${String(layout)}"`);
+  }
+  const g = new OnnxGraphBuilder();
+  const p = vit.params;
+  const h = c.hiddenSize;
+  const ps = c.patchSize;
+  const grid = size / ps;
+  const heads = c.numHeads;
+  const d = h / heads;
+  const param = async (name: string): Promise<string> => g.floats(name, await values(p.get(name)), p.shape(name));
+  const inputName = options.inputName ?? 'pixel_values';
+  const input = g.input({
+    name: inputName,
+    dtype: 'float32',
+    dims: layout === 'nchw' ? ['batch', c.channels, size, size] : ['batch', size, size, c.channels],
+  });
+  const nhwc = layout === 'nchw' ? g.node('Transpose', [input], { perm: { ints: [0, 2, 3, 1] } }) : input;
+  const rows = g.node('Reshape', [nhwc, g.ints('rows_shape', [-1, ps, grid, ps * c.channels])]);
+  const swapped = g.node('Transpose', [rows], { perm: { ints: [0, 2, 1, 3] } });
+  const patches = g.node('Reshape', [swapped, g.ints('patches_shape', [-1, grid * grid, ps * ps * c.channels])]);
+  let x = g.node('Add', [g.node('MatMul', [patches, await param('patch.weight')]), await param('patch.bias')]);
+  if (c.classToken) {
+    const batch = g.node('Slice', [g.node('Shape', [input]), g.ints('zero', [0]), g.ints('one', [1])]);
+    const clsShape = g.node('Concat', [batch, g.ints('cls_tail', [1, h])], { axis: { int: 0 } });
+    const cls = g.floats('cls', await values(p.get('cls')), [1, 1, h]);
+    x = g.node('Concat', [g.node('Expand', [cls, clsShape]), x], { axis: { int: 1 } });
+  }
+  const pos = vit.positionEmbeddings(grid, grid);
+  try {
+    x = g.node('Add', [x, g.floats('pos', await values(pos), pos.shape)]);
+  } finally {
+    pos.dispose();
+  }
+  const eps = { float: c.layerNormEps };
+  const dense = async (v: string, name: string): Promise<string> =>
+    g.node('Add', [g.node('MatMul', [v, await param(`${name}.weight`)]), await param(`${name}.bias`)]);
+  const headsShape = g.ints('heads_shape', [0, 0, heads, d]);
+  const mergedShape = g.ints('merged_shape', [0, 0, h]);
+  const scale = g.floats('attention_scale', [1 / Math.sqrt(d)], []);
+  const half = g.floats('half', [0.5], []);
+  const one = g.floats('one_f', [1], []);
+  const exact = c.gelu === 'exact';
+  const invSqrt2 = exact ? g.floats('inv_sqrt2', [Math.SQRT1_2], []) : '';
+  const cube = exact ? '' : g.floats('gelu_cube', [0.044715], []);
+  const tanhScale = exact ? '' : g.floats('gelu_k', [Math.sqrt(2 / Math.PI)], []);
+  for (let i = 0; i < c.numLayers; i++) {
+    const b = `blocks.${i}`;
+    const a = g.node('LayerNormalization', [x, await param(`${b}.ln1.gamma`), await param(`${b}.ln1.beta`)], { axis: { int: -1 }, epsilon: eps });
+    const q = g.node('Transpose', [g.node('Reshape', [g.node('Mul', [await dense(a, `${b}.attn.q`), scale]), headsShape])], { perm: { ints: [0, 2, 1, 3] } });
+    const k = g.node('Transpose', [g.node('Reshape', [await dense(a, `${b}.attn.k`), headsShape])], { perm: { ints: [0, 2, 3, 1] } });
+    const v = g.node('Transpose', [g.node('Reshape', [await dense(a, `${b}.attn.v`), headsShape])], { perm: { ints: [0, 2, 1, 3] } });
+    const probs = g.node('Softmax', [g.node('MatMul', [q, k])], { axis: { int: -1 } });
+    const context = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [probs, v])], { perm: { ints: [0, 2, 1, 3] } }), mergedShape]);
+    x = g.node('Add', [x, await dense(context, `${b}.attn.out`)]);
+    const m = g.node('LayerNormalization', [x, await param(`${b}.ln2.gamma`), await param(`${b}.ln2.beta`)], { axis: { int: -1 }, epsilon: eps });
+    const pre = await dense(m, `${b}.mlp.fc1`);
+    let gate: string;
+    if (exact) {
+      gate = g.node('Erf', [g.node('Mul', [pre, invSqrt2])]);
+    } else {
+      const cubed = g.node('Mul', [g.node('Mul', [pre, pre]), pre]);
+      const inner = g.node('Mul', [g.node('Add', [pre, g.node('Mul', [cubed, cube])]), tanhScale]);
+      gate = g.node('Tanh', [inner]);
+    }
+    const act = g.node('Mul', [g.node('Mul', [pre, g.node('Add', [gate, one])]), half]);
+    x = g.node('Add', [x, await dense(act, `${b}.mlp.fc2`)]);
+  }
+  const out = g.node('LayerNormalization', [x, await param('norm.gamma'), await param('norm.beta')], { axis: { int: -1 }, epsilon: eps });
+  g.output(out, { name: options.outputName ?? 'last_hidden_state', dtype: 'float32', dims: ['batch', vit.numTokens(size, size), h] });
+  return g.toBytes({
+    graphName: 'vqlm_vit',
+    metadata: { 'vqlm.vit_config': JSON.stringify(c), 'vqlm.input_layout': layout, ...options.metadata },
+  });
+}
+
+/**
+ * {@link vitToOnnx}, written atomically to `path` (temporary file, then rename).
+ */
+export async function exportVitToOnnx(vit: ViT, path: string, options: VitOnnxOptions = {}): Promise<void> {
+  const bytes = await vitToOnnx(vit, options);
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}

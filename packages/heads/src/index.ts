@@ -1,0 +1,11 @@
+export { HeadError } from './errors.js';
+export type { HeadErrorCode } from './errors.js';
+export type { TrainableHead } from './head.js';
+export { poolFrameTokens, TOKEN_POOLINGS } from './pooling.js';
+export type { TokenPooling } from './pooling.js';
+export { QualityHead } from './quality-head.js';
+export type { QualityHeadConfig } from './quality-head.js';
+export { LevelHead, QUALITY_LEVELS, levelFromScore, levelScoreFromLogits } from './level-head.js';
+export type { LevelHeadConfig, QualityLevel } from './level-head.js';
+export { IDENTITY_CALIBRATION, MOS_RANGE, applyCalibration, fitCalibration, parseCalibration } from './calibration.js';
+export type { Calibration, FitCalibrationOptions, LinearCalibration, LogisticCalibration } from './calibration.js';

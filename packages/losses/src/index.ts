@@ -1,0 +1,12 @@
+export { LossError } from './errors.js';
+export { rankingHinge } from './ranking-hinge.js';
+export { maskedMse } from './masked-mse.js';
+export { tokenCrossEntropy } from './token-cross-entropy.js';
+export type { TokenCrossEntropyOptions } from './token-cross-entropy.js';
+export { multiTask } from './multi-task.js';
+export type { MultiTaskResult } from './multi-task.js';
+export { plccLoss } from './plcc-loss.js';
+export { monotonicityLoss } from './monotonicity-loss.js';
+export type { MonotonicityLossOptions } from './monotonicity-loss.js';
+export type { LossSpec } from './loss-spec.js';
+export { LossRegistry, builtinLosses, createLossRegistry } from './registry.js';

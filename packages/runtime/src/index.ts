@@ -1,0 +1,13 @@
+export { tf } from './tf.js';
+export { RuntimeError, BackendError, SafetensorsError, OnnxSessionError, TensorLeakError, RuntimeArgumentError } from './errors.js';
+export { initBackend, currentBackend, defaultBackendCandidates, BACKEND_ORDER } from './backend.js';
+export type { BackendName, BackendInfo, BackendCandidate, BackendLoadContext, InitBackendOptions } from './backend.js';
+export { registerGradients } from './gradients.js';
+export { registerWasmKernels, wasmKernelConfigs, WASM_ADDED_KERNELS } from './wasm-kernels.js';
+export { openSafetensors, writeSafetensors } from './safetensors.js';
+export type { SafetensorsFile, SafetensorsTensorInfo, SafetensorsInput, WriteSafetensorsOptions } from './safetensors.js';
+export { createOnnxSession, onnxCudaAvailable } from './onnx-session.js';
+export type { OnnxSession, OnnxSessionOptions, OnnxFeed, OnnxFeedData, OnnxValueInfo, OnnxExecutionProvider } from './onnx-session.js';
+export { createRng } from './rng.js';
+export type { Rng, RngState } from './rng.js';
+export { expectNoTensorLeak } from './leak.js';
