@@ -1,45 +1,24 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from './main.js';
+import { describe, expect, it } from 'vitest';
 import { CliError, formatError } from './cli-error.js';
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err.push(String(chunk));
-    return true;
-  });
-  return { out, err };
-}
-
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+import { runCli } from './__fixtures__/run-cli.js';
 
 describe('vqlm main', () => {
   it('prints help and exits 0 with --help', async () => {
-    const { out } = capture();
-    const code = await main(['node', 'vqlm', '--help']);
+    const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
-    expect(out.join('')).toMatch(/Usage: vqlm/);
+    expect(stdout).toMatch(/Usage: vqlm/);
   });
 
   it('prints the version with --version', async () => {
-    const { out } = capture();
-    const code = await main(['node', 'vqlm', '--version']);
+    const { code, stdout } = await runCli(['--version']);
     expect(code).toBe(0);
-    expect(out.join('')).toMatch(/^\d+\.\d+\.\d+/);
+    expect(stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('rejects an unknown command with a non-zero exit and a message', async () => {
-    const { err } = capture();
-    const code = await main(['node', 'vqlm', 'no-such-command']);
+    const { code, stderr } = await runCli(['no-such-command']);
     expect(code).not.toBe(0);
-    expect(err.join('')).toMatch(/unknown command 'no-such-command'/);
+    expect(stderr).toMatch(/unknown command 'no-such-command'/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectNoTensorLeak, tf } from '@vqlm/runtime';
-import { expectArraysClose, expectError, useCpuBackend } from './__fixtures__/tensor-test-utils.js';
+import { expectArraysClose, expectNoTensorLeak, tf } from '@vqlm/runtime';
+import { expectError, useCpuBackend } from './__fixtures__/tensor-test-utils.js';
 import { HeadError } from './errors.js';
 import { LevelHead, QUALITY_LEVELS, levelFromScore, levelScoreFromLogits } from './level-head.js';
 import { weightGradientPair } from './__fixtures__/head-test-utils.js';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectNoTensorLeak, tf } from '@vqlm/runtime';
-import { expectArraysClose, gradientPair, useCpuBackend, variableOf } from './__fixtures__/tensor-test-utils.js';
+import { expectArraysClose, expectNoTensorLeak, gradientPair, tf } from '@vqlm/runtime';
+import { useCpuBackend, variableOf } from './__fixtures__/tensor-test-utils.js';
 import { LossError } from './errors.js';
 import { maskedMse } from './masked-mse.js';
 

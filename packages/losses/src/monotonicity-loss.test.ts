@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectNoTensorLeak, tf } from '@vqlm/runtime';
-import { expectArraysClose, expectError, gradientPair, useCpuBackend, variableOf } from './__fixtures__/tensor-test-utils.js';
+import { expectArraysClose, expectNoTensorLeak, gradientPair, tf } from '@vqlm/runtime';
+import { expectError, useCpuBackend, variableOf } from './__fixtures__/tensor-test-utils.js';
 import { LossError } from './errors.js';
 import { monotonicityLoss } from './monotonicity-loss.js';
 

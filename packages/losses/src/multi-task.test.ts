@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectNoTensorLeak, tf } from '@vqlm/runtime';
-import { expectError, gradientPair, expectArraysClose, useCpuBackend } from './__fixtures__/tensor-test-utils.js';
+import { expectArraysClose, expectNoTensorLeak, gradientPair, tf } from '@vqlm/runtime';
+import { expectError, useCpuBackend } from './__fixtures__/tensor-test-utils.js';
 import { LossError } from './errors.js';
 import { multiTask } from './multi-task.js';
 

@@ -64,3 +64,18 @@ export class RuntimeArgumentError extends RuntimeError {
     this.name = 'RuntimeArgumentError';
   }
 }
+
+/**
+ * Two arrays a test expected to be close are not (code `E_NOT_CLOSE`); thrown
+ * by `expectArraysClose`. `index` is the first element out of tolerance, or
+ * -1 when the lengths differ.
+ */
+export class ArraysNotCloseError extends RuntimeError {
+  readonly index: number;
+
+  constructor(index: number, message: string) {
+    super('E_NOT_CLOSE', message);
+    this.name = 'ArraysNotCloseError';
+    this.index = index;
+  }
+}

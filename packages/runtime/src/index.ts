@@ -1,5 +1,5 @@
 export { tf } from './tf.js';
-export { RuntimeError, BackendError, SafetensorsError, OnnxSessionError, TensorLeakError, RuntimeArgumentError } from './errors.js';
+export { RuntimeError, BackendError, SafetensorsError, OnnxSessionError, TensorLeakError, RuntimeArgumentError, ArraysNotCloseError } from './errors.js';
 export { initBackend, currentBackend, defaultBackendCandidates, BACKEND_ORDER } from './backend.js';
 export type { BackendName, BackendInfo, BackendCandidate, BackendLoadContext, InitBackendOptions } from './backend.js';
 export { registerGradients } from './gradients.js';
@@ -11,3 +11,5 @@ export type { OnnxSession, OnnxSessionOptions, OnnxFeed, OnnxFeedData, OnnxValue
 export { createRng } from './rng.js';
 export type { Rng, RngState } from './rng.js';
 export { expectNoTensorLeak } from './leak.js';
+export { expectArraysClose, gradientPair } from './testing.js';
+export type { ArraysCloseOptions, GradientPair, GradientPairOptions } from './testing.js';

@@ -1,66 +1,16 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { resolveBinaries } from '@vqlm/video-io';
-import { main } from '../main.js';
-
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    process.exitCode = undefined;
-    const code = await main(['node', 'vqlm', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
-
-/** A tiny test clip made with ffmpeg's lavfi source. */
-function makeTestClip(path: string, width = 64, height = 48, frames = 10): string {
-  execFileSync(resolveBinaries().ffmpeg, [
-    '-v',
-    'error',
-    '-nostdin',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=size=${width}x${height}:rate=10`,
-    '-frames:v',
-    String(frames),
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-pix_fmt',
-    'yuv420p',
-    `file:${path}`,
-  ]);
-  return path;
-}
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, makeTestClip, removeTempDir, runCli } from '../__fixtures__/run-cli.js';
 
 describe('vqlm frames', () => {
   let dir: string;
   let clip: string;
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'vqlm-cli-frames-'));
+    dir = await makeTempDir('frames');
     clip = makeTestClip(join(dir, 'clip.mp4'), 96, 64, 20);
   });
-  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  afterAll(async () => removeTempDir(dir));
 
   it('writes the context view as PNGs and prints the shape', async () => {
     const out = join(dir, 'context');

@@ -1,34 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plcc, summary } from '@vqlm/metrics';
-import { main } from '../main.js';
+import { makeTempDir, removeTempDir, runCli } from '../__fixtures__/run-cli.js';
 
 const examples = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../examples/metrics');
-
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    process.exitCode = undefined;
-    const code = await main(['node', 'vqlm', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 describe('vqlm metrics', () => {
   let dir: string;
@@ -41,12 +18,12 @@ describe('vqlm metrics', () => {
   let gt: string;
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'vqlm-cli-metrics-'));
+    dir = await makeTempDir('metrics');
     // Rows in a different order in the two files: joined on id.
     pred = await file('pred.csv', 'id,score\nc,3.1\na,1.2\nb,2.4\nd,4.4\ne,3.9\n');
     gt = await file('gt.csv', 'id,mos\na,1.5\nb,2.0\nc,3.5\nd,4.1\ne,4.2\n');
   });
-  afterAll(async () => rm(dir, { recursive: true, force: true }));
+  afterAll(async () => removeTempDir(dir));
 
   it('prints {n, srcc, plcc, krcc, rmse} as JSON, joined on id', async () => {
     const { code, stdout, stderr } = await runCli([
