@@ -116,6 +116,21 @@ describe('LoRA', () => {
     fresh.dispose();
   });
 
+  it('loading an adapter outside tf.tidy leaks no tensor', async () => {
+    decoder = tinyDecoder();
+    decoder.addLora({ r: 2, alpha: 4, targetModules: ['q_proj', 'k_proj', 'v_proj'] }, 3);
+    const dir = join(tmp.dir, 'adapter-leak');
+    await saveLoraAdapter(dir, decoder);
+    const fresh = tinyDecoder();
+    const before = tf.memory().numTensors;
+    await loadLoraAdapter(dir, fresh);
+    // 2 layers × 3 modules × (A, B) variables, nothing else
+    expect(tf.memory().numTensors - before).toBe(2 * 3 * 2);
+    fresh.removeLora();
+    expect(tf.memory().numTensors).toBe(before);
+    fresh.dispose();
+  });
+
   it('names a missing adapter tensor and leaves no adapter attached', async () => {
     decoder = tinyDecoder();
     decoder.addLora({ targetModules: ['q_proj'] });

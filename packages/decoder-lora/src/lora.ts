@@ -72,8 +72,14 @@ export class LoraAdapter {
     const aData = new Float32Array(config.r * inFeatures);
     for (let i = 0; i < aData.length; i += 1) aData[i] = (rng.next() * 2 - 1) * bound;
     const safeName = modulePath.replace(/\./g, '/');
-    this.a = tf.variable(tf.tensor2d(aData, [config.r, inFeatures]), true, `${safeName}/lora_A_${variableId}`);
-    this.b = tf.variable(tf.zeros([outFeatures, config.r]), true, `${safeName}/lora_B_${variableId}`);
+    // tf.variable copies its initial value: dispose the initial tensors so that
+    // creating an adapter outside tf.tidy (e.g. when loading one) leaks nothing.
+    const initialA = tf.tensor2d(aData, [config.r, inFeatures]);
+    const initialB = tf.zeros([outFeatures, config.r]);
+    this.a = tf.variable(initialA, true, `${safeName}/lora_A_${variableId}`);
+    this.b = tf.variable(initialB, true, `${safeName}/lora_B_${variableId}`);
+    initialA.dispose();
+    initialB.dispose();
     variableId += 1;
   }
 

@@ -1,0 +1,354 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { loadGemmaCheckpoint, loadLoraAdapter, loadTokenizer, saveGemmaCheckpoint, saveLoraAdapter, saveTokenizer, type GemmaDecoder } from '@vqlm/decoder-lora';
+import { OnnxContextEncoder, TfjsContextEncoder, ViT, exportVitToOnnx, loadVitWeights, saveVitWeights, type ContextEncoder } from '@vqlm/encoders';
+import { IDENTITY_CALIBRATION, parseCalibration, type Calibration } from '@vqlm/heads';
+import { openSafetensors, tf, writeSafetensors } from '@vqlm/runtime';
+import { z } from 'zod';
+import { cpLlmConfigSchema, validateCpLlmConfig, zodIssues, type CpLlmConfig } from './config.js';
+import { CpLlm } from './cp-llm.js';
+import { ModelError, shapeText } from './errors.js';
+import { OnnxPixelTower } from './onnx-pixel-tower.js';
+
+/** Version of the bundle layout written by {@link saveBundle}. */
+export const BUNDLE_FORMAT_VERSION = 1;
+/** File names inside a bundle. */
+export const BUNDLE_FILES = Object.freeze({
+  manifest: 'model.json',
+  weights: 'model.safetensors',
+  contextTower: 'context_tower.safetensors',
+  decoder: 'decoder',
+  adapter: 'adapter',
+  tokenizer: 'tokenizer.json',
+  onnxPixelVit: 'pixel_vit.onnx',
+  onnxContextTower: 'context_tower.onnx',
+});
+
+const towerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('tfjs-vit'), path: z.string().min(1) }),
+  z.object({ kind: z.literal('onnx'), path: z.string().min(1) }),
+]);
+
+/** zod schema of `model.json`. */
+export const bundleManifestSchema = z.object({
+  format: z.literal('vqlm-model-bundle'),
+  formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
+  architecture: z.literal('cp-llm'),
+  config: cpLlmConfigSchema,
+  dims: z.object({
+    /** D: model width. */
+    model: z.number().int().positive(),
+    /** Th: context tokens per frame. */
+    contextTokens: z.number().int().positive(),
+    /** F: context tower width. */
+    contextFeatures: z.number().int().positive(),
+    /** Tl: pixel tokens per frame. */
+    pixelTokens: z.number().int().positive(),
+    /** V: decoder vocabulary. */
+    vocabulary: z.number().int().positive(),
+  }),
+  files: z.object({
+    weights: z.string().min(1),
+    contextTower: towerSchema,
+    decoder: z.string().min(1),
+    adapter: z.string().min(1),
+    tokenizer: z.string().min(1),
+    /** ONNX exports of the scoring path's towers (optional). */
+    onnx: z.object({ pixelVit: z.string().min(1), contextTower: z.string().min(1) }).optional(),
+  }),
+  calibration: z.unknown(),
+  versions: z.record(z.string(), z.string()),
+});
+
+/** Parsed `model.json`. */
+export type BundleManifest = Omit<z.infer<typeof bundleManifestSchema>, 'config' | 'calibration'> & { config: CpLlmConfig; calibration: Calibration };
+
+/** Options of {@link saveBundle}. */
+export interface SaveBundleOptions {
+  /** Maps raw scores to MOS 1–5 (default identity, for an untrained model). */
+  readonly calibration?: Calibration;
+  /** Point at this Gemma checkpoint directory (absolute, or relative to the bundle) instead of copying the base decoder. */
+  readonly decoderPath?: string;
+  /** Point at this ONNX context tower (e.g. a user's SigLIP export) instead of saving a tfjs tower; required when the model's context encoder is ONNX. */
+  readonly contextTowerOnnx?: string;
+  /** Also export the pixel ViT (and a tfjs context tower) to ONNX for the ONNX Runtime scoring path. */
+  readonly onnx?: boolean;
+  /** Extra entries for `versions` (e.g. the trainer's). */
+  readonly versions?: Readonly<Record<string, string>>;
+}
+
+/** Options of {@link loadBundle}. */
+export interface LoadBundleOptions {
+  /** `tfjs` (default; trainable) or `onnx`: both towers of the scoring path run in ONNX Runtime (needs `files.onnx`). */
+  readonly engine?: 'tfjs' | 'onnx';
+}
+
+/** A loaded bundle. */
+export interface LoadedBundle {
+  readonly model: CpLlm;
+  readonly calibration: Calibration;
+  readonly manifest: BundleManifest;
+  readonly dir: string;
+}
+
+/** Trainable weights under their bundle names (`context_projector.*`, `pixel_encoder.*`, `quality_head.*`); the tensors are the model's own. */
+export function bundleWeights(model: CpLlm): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  for (const [name, t] of model.contextEncoder.projector.params.entries()) out.set(`context_projector.${name}`, t);
+  for (const [name, t] of model.pixelEncoder.vit.params.entries()) out.set(`pixel_encoder.vit.${name}`, t);
+  for (const [name, t] of model.pixelEncoder.projector.params.entries()) out.set(`pixel_encoder.projector.${name}`, t);
+  for (const [name, t] of model.pixelEncoder.params.entries()) out.set(`pixel_encoder.${name}`, t);
+  for (const [name, t] of Object.entries(model.head.getWeights())) out.set(`quality_head.${name}`, t);
+  return out;
+}
+
+function assignWeight(model: CpLlm, name: string, value: tf.Tensor): void {
+  const [group, ...rest] = name.split('.');
+  const local = rest.join('.');
+  if (group === 'context_projector') model.contextEncoder.projector.params.set(local, value);
+  else if (local.startsWith('vit.')) model.pixelEncoder.vit.params.set(local.slice(4), value);
+  else if (local.startsWith('projector.')) model.pixelEncoder.projector.params.set(local.slice(10), value);
+  else model.pixelEncoder.params.set(local, value);
+}
+
+/** This package's version, recorded in `model.json` (`../package.json` from both `src/` and `dist/`). */
+const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/**
+ * Writes a CP-LLM model bundle atomically (into a temporary sibling directory, then renamed over
+ * `dir`): `model.json`, `model.safetensors` (trainable weights), `context_tower.safetensors` (frozen
+ * tfjs tower, HF names) unless the tower is an ONNX file referenced by path, `decoder/` (base Gemma,
+ * HF layout) unless `decoderPath` is given, `adapter/` (LoRA in PEFT format) and `tokenizer.json`.
+ * @throws ModelError `E_MODEL_ARG` for an ONNX context encoder without `contextTowerOnnx`, `E_BUNDLE_IO` when writing fails.
+ */
+export async function saveBundle(model: CpLlm, dir: string, options: SaveBundleOptions = {}): Promise<void> {
+  if (!(model instanceof CpLlm)) throw new ModelError('E_MODEL_ARG', `model: expected a CpLlm, got ${String(model)}`);
+  const encoder = model.contextEncoder;
+  if (!(encoder instanceof TfjsContextEncoder) && options.contextTowerOnnx === undefined) {
+    throw new ModelError('E_MODEL_ARG', 'contextTowerOnnx: the context encoder is not a tfjs ViT; give the path of its ONNX file');
+  }
+  const calibration = parseCalibration(options.calibration ?? IDENTITY_CALIBRATION);
+  const target = resolve(dir);
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await mkdir(tmp, { recursive: true });
+    await writeSafetensors(join(tmp, BUNDLE_FILES.weights), Object.fromEntries(bundleWeights(model)), { metadata: { format: 'vqlm-cp-llm' } });
+    let tower: z.infer<typeof towerSchema>;
+    if (options.contextTowerOnnx !== undefined) {
+      tower = { kind: 'onnx', path: options.contextTowerOnnx };
+    } else {
+      await saveVitWeights((encoder as TfjsContextEncoder).vit, join(tmp, BUNDLE_FILES.contextTower));
+      tower = { kind: 'tfjs-vit', path: BUNDLE_FILES.contextTower };
+    }
+    let onnx: { pixelVit: string; contextTower: string } | undefined;
+    if (options.onnx) {
+      await exportVitToOnnx(model.pixelEncoder.vit, join(tmp, BUNDLE_FILES.onnxPixelVit));
+      if (tower.kind === 'onnx') {
+        onnx = { pixelVit: BUNDLE_FILES.onnxPixelVit, contextTower: tower.path };
+      } else {
+        await exportVitToOnnx((encoder as TfjsContextEncoder).vit, join(tmp, BUNDLE_FILES.onnxContextTower), { imageSize: model.config.contextSize });
+        onnx = { pixelVit: BUNDLE_FILES.onnxPixelVit, contextTower: BUNDLE_FILES.onnxContextTower };
+      }
+    }
+    if (options.decoderPath === undefined) await saveGemmaCheckpoint(join(tmp, BUNDLE_FILES.decoder), model.decoder);
+    await saveLoraAdapter(join(tmp, BUNDLE_FILES.adapter), model.decoder);
+    await saveTokenizer(tmp, model.tokenizer.files);
+    const manifest = {
+      format: 'vqlm-model-bundle',
+      formatVersion: BUNDLE_FORMAT_VERSION,
+      architecture: 'cp-llm',
+      config: model.config,
+      dims: {
+        model: model.dim,
+        contextTokens: encoder.numTokens,
+        contextFeatures: encoder.featureDim,
+        pixelTokens: model.pixelEncoder.numTokens,
+        vocabulary: model.config.decoder.vocabSize,
+      },
+      files: {
+        weights: BUNDLE_FILES.weights,
+        contextTower: tower,
+        decoder: options.decoderPath ?? BUNDLE_FILES.decoder,
+        adapter: BUNDLE_FILES.adapter,
+        tokenizer: BUNDLE_FILES.tokenizer,
+        ...(onnx ? { onnx } : {}),
+      },
+      calibration,
+      versions: { bundle: String(BUNDLE_FORMAT_VERSION), '@vqlm/models': PACKAGE_VERSION, tfjs: tf.version_core, ...options.versions },
+    };
+    await writeFile(join(tmp, BUNDLE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+    const old = `${tmp}.old`;
+    const exists = await stat(target).then(
+      () => true,
+      () => false,
+    );
+    if (exists) await rename(target, old);
+    await rename(tmp, target);
+    if (exists) await rm(old, { recursive: true, force: true });
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    if (error instanceof ModelError) throw error;
+    throw new ModelError('E_BUNDLE_IO', `saveBundle: cannot write ${target}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Reads and validates a bundle's `model.json`.
+ * @throws ModelError `E_BUNDLE_IO` (missing), `E_BUNDLE_CONFIG` naming the bad field.
+ */
+export async function readBundleManifest(dir: string): Promise<BundleManifest> {
+  const path = join(dir, BUNDLE_FILES.manifest);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ModelError('E_BUNDLE_IO', `${path}: cannot read model.json (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ModelError('E_BUNDLE_CONFIG', `model.json: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  const parsed = bundleManifestSchema.safeParse(json);
+  if (!parsed.success) throw new ModelError('E_BUNDLE_CONFIG', zodIssues('model.json', parsed.error));
+  const config = validateCpLlmConfig(parsed.data.config, 'model.json: config', 'E_BUNDLE_CONFIG');
+  let calibration: Calibration;
+  try {
+    calibration = parseCalibration(parsed.data.calibration ?? IDENTITY_CALIBRATION);
+  } catch (error) {
+    throw new ModelError('E_BUNDLE_CONFIG', `model.json: calibration: ${(error as Error).message}`, { cause: error });
+  }
+  return { ...parsed.data, config, calibration };
+}
+
+/** Wraps an error of a dependency's loader so that every bundle error is a {@link ModelError} naming the file. */
+function wrap(file: string, error: unknown): ModelError {
+  if (error instanceof ModelError) return error;
+  const code = (error as { code?: unknown }).code;
+  const tensorProblem = code === 'MISSING_TENSOR' || code === 'TENSOR_SHAPE' || code === 'E_WEIGHTS' || code === 'E_SAFETENSORS_NAME';
+  return new ModelError(tensorProblem ? 'E_BUNDLE_TENSOR' : 'E_BUNDLE_IO', `${file}: ${(error as Error).message}`, { cause: error });
+}
+
+/**
+ * Loads a bundle written by {@link saveBundle}: validates `model.json`, then every tensor's name
+ * and shape before any weight is assigned.
+ * @throws ModelError `E_BUNDLE_CONFIG` / `E_BUNDLE_TENSOR` / `E_BUNDLE_IO` naming the field, tensor or file.
+ */
+export async function loadBundle(dir: string, options: LoadBundleOptions = {}): Promise<LoadedBundle> {
+  const root = resolve(dir);
+  const manifest = await readBundleManifest(root);
+  const engine = options.engine ?? 'tfjs';
+  if (engine !== 'tfjs' && engine !== 'onnx') throw new ModelError('E_MODEL_ARG', `engine: expected 'tfjs' or 'onnx', got ${String(engine)}`);
+  if (engine === 'onnx' && !manifest.files.onnx) throw new ModelError('E_BUNDLE_IO', `${root}: model.json has no files.onnx; save the bundle with { onnx: true }`);
+  const { config, files } = manifest;
+  const at = (path: string): string => (isAbsolute(path) ? path : join(root, path));
+  const d = config.decoder.hiddenSize;
+
+  let tokenizer;
+  try {
+    tokenizer = await loadTokenizer(at(files.tokenizer));
+  } catch (error) {
+    throw wrap(files.tokenizer, error);
+  }
+  let contextEncoder: ContextEncoder;
+  try {
+    if (files.contextTower.kind === 'onnx' || (engine === 'onnx' && files.onnx)) {
+      const path = engine === 'onnx' && files.onnx ? files.onnx.contextTower : files.contextTower.path;
+      contextEncoder = await OnnxContextEncoder.create({ model: at(path), imageSize: config.contextSize, outputDim: d });
+    } else {
+      const vit = new ViT(config.contextVit, { trainable: false });
+      try {
+        await loadVitWeights(vit, at(files.contextTower.path));
+      } catch (error) {
+        vit.dispose();
+        throw error;
+      }
+      contextEncoder = await TfjsContextEncoder.create({ vit, imageSize: config.contextSize, outputDim: d });
+    }
+  } catch (error) {
+    throw wrap(files.contextTower.path, error);
+  }
+  if (contextEncoder.numTokens !== manifest.dims.contextTokens || contextEncoder.featureDim !== manifest.dims.contextFeatures) {
+    await contextEncoder.dispose();
+    throw new ModelError(
+      'E_BUNDLE_TENSOR',
+      `${files.contextTower.path}: the context tower gives [Th, F] = [${contextEncoder.numTokens}, ${contextEncoder.featureDim}], model.json dims say [${manifest.dims.contextTokens}, ${manifest.dims.contextFeatures}]`,
+    );
+  }
+  let decoder: GemmaDecoder;
+  try {
+    decoder = await loadGemmaCheckpoint(at(files.decoder), { config: config.decoder });
+  } catch (error) {
+    await contextEncoder.dispose();
+    throw wrap(files.decoder, error);
+  }
+  const model = await CpLlm.create(config, { tokenizer: tokenizer.files, decoder, contextEncoder });
+  try {
+    try {
+      const lora = await loadLoraAdapter(at(files.adapter), model.decoder);
+      if (lora.r !== config.lora.r || lora.targetModules.join() !== config.lora.targetModules.join()) {
+        throw new ModelError('E_BUNDLE_TENSOR', `${files.adapter}: adapter has r = ${lora.r} on [${lora.targetModules.join(', ')}], model.json says r = ${config.lora.r} on [${config.lora.targetModules.join(', ')}]`);
+      }
+    } catch (error) {
+      throw wrap(files.adapter, error);
+    }
+    await loadTrainableWeights(model, at(files.weights), files.weights);
+    if (engine === 'onnx' && files.onnx) {
+      let tower: OnnxPixelTower;
+      try {
+        tower = await OnnxPixelTower.create(at(files.onnx.pixelVit), config.pixelVit);
+      } catch (error) {
+        throw wrap(files.onnx.pixelVit, error);
+      }
+      await model.attachOnnxPixelTower(tower);
+    }
+    return { model, calibration: manifest.calibration, manifest, dir: root };
+  } catch (error) {
+    await model.dispose();
+    throw error;
+  }
+}
+
+async function loadTrainableWeights(model: CpLlm, path: string, label: string): Promise<void> {
+  let file;
+  try {
+    file = await openSafetensors(path);
+  } catch (error) {
+    throw wrap(label, error);
+  }
+  try {
+    const expected = bundleWeights(model);
+    for (const [name, tensor] of expected) {
+      if (!file.names.includes(name)) throw new ModelError('E_BUNDLE_TENSOR', `${label}: missing tensor '${name}' (expected shape ${shapeText(tensor.shape)})`);
+      const shape = file.info(name).shape;
+      if (!tf.util.arraysEqual(shape, tensor.shape)) {
+        throw new ModelError('E_BUNDLE_TENSOR', `${label}: tensor '${name}' has shape ${shapeText(shape)}, expected ${shapeText(tensor.shape)}`);
+      }
+    }
+    const unexpected = file.names.filter((name) => !expected.has(name));
+    if (unexpected.length > 0) throw new ModelError('E_BUNDLE_TENSOR', `${label}: unexpected tensor '${unexpected[0]}'${unexpected.length > 1 ? ` (and ${unexpected.length - 1} more)` : ''}`);
+    const head: Record<string, tf.Tensor> = {};
+    try {
+      for (const name of expected.keys()) {
+        const value = tf.tensor(await file.read(name), file.info(name).shape);
+        if (name.startsWith('quality_head.')) {
+          head[name.slice('quality_head.'.length)] = value;
+          continue;
+        }
+        try {
+          assignWeight(model, name, value);
+        } finally {
+          value.dispose();
+        }
+      }
+      model.head.setWeights(head);
+    } finally {
+      tf.dispose(Object.values(head));
+    }
+  } finally {
+    await file.close();
+  }
+}

@@ -1,0 +1,435 @@
+import { GemmaDecoder, TextTokenizer, generate, initGemmaWeights, type TokenizerFiles } from '@vqlm/decoder-lora';
+import { PixelEncoder, TfjsContextEncoder, ViT, layerNorm, normalizePixels, type ContextEncodeOptions, type ContextEncoder, type U8Batch } from '@vqlm/encoders';
+import { QualityHead } from '@vqlm/heads';
+import { createRng, tf } from '@vqlm/runtime';
+import { createCpLlmConfig, validateCpLlmConfig, type CpLlmConfig, type CpLlmConfigInit } from './config.js';
+import { ModelError, shapeText } from './errors.js';
+import type { OnnxPixelTower } from './onnx-pixel-tower.js';
+
+/** One input of CP-LLM (Fig. 4a) for a batch of B videos. */
+export interface CpLlmViews {
+  /** Frozen context features `[B, M, Th, F]` from {@link CpLlm.encodeContext} (cacheable; no gradient). */
+  readonly contextFeatures: tf.Tensor;
+  /** Pixel patches `[B, M, K, P, P, 3]`, values 0..255 (uint8 bytes or a float tensor). */
+  readonly pixel: U8Batch | tf.Tensor;
+}
+
+/** Input of {@link CpLlm.forward}. */
+export interface CpLlmForwardInput {
+  /** The first (or only) video of each row. */
+  readonly first: CpLlmViews;
+  /**
+   * The second video of a pair. Absent or null: the first input is duplicated into the second
+   * slot and its copy is hidden from the decoder (`prefixMask` false), as CP-LLM does for a
+   * single video.
+   */
+  readonly second?: CpLlmViews | null;
+  /** `[B]`: false hides that row's second input (a single video in a mixed batch). Default all true when `second` is given. */
+  readonly secondVisible?: readonly boolean[];
+  /** Decoder input tokens `[B, T]` (a start token then the description); logits at t predict token t + 1. */
+  readonly targetTokenIds: number[][];
+  /** Training forward (LoRA dropout on). Default false. */
+  readonly training?: boolean;
+}
+
+/** Scores of one input. */
+export interface CpLlmScores {
+  /** Raw per-key-frame scores `[B, M]`. */
+  readonly frameScores: tf.Tensor2D;
+  /** Raw video scores `[B]`: the mean over the M key frames. */
+  readonly videoScores: tf.Tensor1D;
+}
+
+/** Output of {@link CpLlm.forward}; the caller disposes the tensors ({@link disposeCpLlmOutput}). */
+export interface CpLlmOutput {
+  readonly first: CpLlmScores;
+  /** Scores of the second input, or null when it was absent. */
+  readonly second: CpLlmScores | null;
+  /** Decoder logits `[B, T, V]` for the target tokens. */
+  readonly logits: tf.Tensor3D;
+}
+
+/** Disposes every tensor of a {@link CpLlmOutput}. */
+export function disposeCpLlmOutput(output: CpLlmOutput): void {
+  tf.dispose([output.first.frameScores, output.first.videoScores, output.logits]);
+  if (output.second) tf.dispose([output.second.frameScores, output.second.videoScores]);
+}
+
+/** The parts of a {@link CpLlm}; the model owns them after construction. */
+export interface CpLlmParts {
+  /** Frozen context tower + trainable projector to D. */
+  readonly contextEncoder: ContextEncoder;
+  /** Trainable pixel encoder to D. */
+  readonly pixelEncoder: PixelEncoder;
+  /** The 2-layer MLP quality head. */
+  readonly head: QualityHead;
+  /** The decoder, with LoRA adapters attached. */
+  readonly decoder: GemmaDecoder;
+  /** The tokenizer's files (`tokenizer.json` + config). */
+  readonly tokenizer: TokenizerFiles;
+}
+
+/** Options of {@link CpLlm.create}. */
+export interface CreateCpLlmOptions {
+  /** Tokenizer files (e.g. from `buildWordPieceTokenizer`, or a Gemma `tokenizer.json`). */
+  readonly tokenizer: TokenizerFiles;
+  /** A base decoder (e.g. `loadGemmaCheckpoint` of a user's Gemma); default random weights from `config.seed`. Owned by the model. */
+  readonly decoder?: GemmaDecoder;
+  /** A context encoder (e.g. an `OnnxContextEncoder` over SigLIP); default a frozen tfjs ViT from `config.contextVit`. Owned by the model. */
+  readonly contextEncoder?: ContextEncoder;
+}
+
+/** A key-frame input of one video for scoring, as `@vqlm/video-io` `sampleViews` returns it. */
+export interface VideoViews {
+  /** Context view `[M, S, S, 3]`, uint8. */
+  readonly context: U8Batch;
+  /** Pixel view `[M, K, P, P, 3]`, uint8. */
+  readonly pixel: U8Batch;
+}
+
+function dimsOf(input: U8Batch | tf.Tensor): readonly number[] {
+  return input instanceof tf.Tensor ? input.shape : input.dims;
+}
+
+/**
+ * CP-LLM (arXiv 2505.16025): a frozen context encoder (whole frame at 448², + trainable
+ * projector), a trainable pixel encoder (K native-resolution 224² patches), a 2-layer MLP quality
+ * head scoring each of the M key frames from both token sets, and a Gemma decoder with LoRA that
+ * reads `[context₁, pixel₁, context₂, pixel₂, prompt]` with prefix-LM attention and writes a
+ * description. Symbols: B batch, M key frames, K patches, Th / Tl context / pixel tokens per frame,
+ * F context tower width, D model width (decoder hidden size), T target tokens, V vocabulary.
+ */
+export class CpLlm {
+  readonly config: CpLlmConfig;
+  readonly contextEncoder: ContextEncoder;
+  readonly pixelEncoder: PixelEncoder;
+  readonly head: QualityHead;
+  readonly decoder: GemmaDecoder;
+  readonly tokenizer: TextTokenizer;
+  private disposed = false;
+  private pixelTower: OnnxPixelTower | null = null;
+
+  /**
+   * Assembles a model from parts and checks that they agree with the config (D, Th, sizes).
+   * @throws ModelError `E_MODEL_CONFIG` naming the part that disagrees.
+   */
+  constructor(config: CpLlmConfig, parts: CpLlmParts) {
+    this.config = validateCpLlmConfig(config);
+    const d = config.decoder.hiddenSize;
+    const check = (ok: boolean, message: string): void => {
+      if (!ok) throw new ModelError('E_MODEL_CONFIG', message);
+    };
+    check(parts.contextEncoder.outputDim === d, `contextEncoder.outputDim: expected D = ${d}, got ${parts.contextEncoder.outputDim}`);
+    check(parts.contextEncoder.imageSize === config.contextSize, `contextEncoder.imageSize: expected ${config.contextSize}, got ${parts.contextEncoder.imageSize}`);
+    check(parts.pixelEncoder.outputDim === d, `pixelEncoder.outputDim: expected D = ${d}, got ${parts.pixelEncoder.outputDim}`);
+    check(parts.pixelEncoder.patchSize === config.patchSize, `pixelEncoder.patchSize: expected ${config.patchSize}, got ${parts.pixelEncoder.patchSize}`);
+    check(parts.head.config.dim === d, `head.config.dim: expected D = ${d}, got ${parts.head.config.dim}`);
+    check(parts.decoder.config.hiddenSize === d, `decoder.config.hiddenSize: expected ${d}, got ${parts.decoder.config.hiddenSize}`);
+    this.tokenizer = new TextTokenizer(parts.tokenizer);
+    check(this.tokenizer.vocabSize <= config.decoder.vocabSize, `tokenizer: ${this.tokenizer.vocabSize} ids do not fit the decoder's vocabulary of ${config.decoder.vocabSize}`);
+    check(this.tokenizer.bosTokenId !== null, 'tokenizer: no bos_token in tokenizer_config.json');
+    this.contextEncoder = parts.contextEncoder;
+    this.pixelEncoder = parts.pixelEncoder;
+    this.head = parts.head;
+    this.decoder = parts.decoder;
+  }
+
+  /**
+   * A model with fresh seeded weights (LoRA A random, B zero), or around a given decoder /
+   * context encoder.
+   * @param config a complete config or the init of {@link createCpLlmConfig}
+   */
+  static async create(config: CpLlmConfig | CpLlmConfigInit, options: CreateCpLlmOptions): Promise<CpLlm> {
+    const full = createCpLlmConfig(config);
+    const d = full.decoder.hiddenSize;
+    const seed = full.seed;
+    const contextEncoder =
+      options.contextEncoder ??
+      (await TfjsContextEncoder.create({ vit: new ViT(full.contextVit, { trainable: false, seed: seed + 11 }), imageSize: full.contextSize, outputDim: d, seed: seed + 12 }));
+    const pixelEncoder = new PixelEncoder({ vit: full.pixelVit, outputDim: d, seed: seed + 13 });
+    const head = new QualityHead({ dim: d, hidden: full.head.hidden ?? d, pooling: full.head.pooling, seed: seed + 14 });
+    const decoder = options.decoder ?? new GemmaDecoder(full.decoder, initGemmaWeights(full.decoder, createRng(seed + 15)));
+    // tidy: decoder-lora's LoraAdapter leaves its initial values undisposed (variables survive tidy).
+    tf.tidy(() => {
+      decoder.addLora(full.lora, seed + 16);
+    });
+    try {
+      return new CpLlm(full, { contextEncoder, pixelEncoder, head, decoder, tokenizer: options.tokenizer });
+    } catch (error) {
+      await contextEncoder.dispose();
+      pixelEncoder.dispose();
+      head.dispose();
+      decoder.dispose();
+      throw error;
+    }
+  }
+
+  /**
+   * Runs the pixel ViT of {@link scoreViews} through ONNX Runtime (an export of this model's
+   * `pixelEncoder.vit`); the model owns the tower afterwards. `forward` (training) stays on tfjs.
+   */
+  async attachOnnxPixelTower(tower: OnnxPixelTower): Promise<void> {
+    this.assertLive();
+    const vit = this.pixelEncoder.vit.config;
+    if (JSON.stringify(tower.config) !== JSON.stringify(vit)) {
+      throw new ModelError('E_MODEL_ARG', `tower: its ViT config does not match pixelEncoder.vit (${JSON.stringify(tower.config)} vs ${JSON.stringify(vit)})`);
+    }
+    await this.pixelTower?.dispose();
+    this.pixelTower = tower;
+  }
+
+  /** Whether {@link scoreViews} runs the pixel ViT through ONNX Runtime. */
+  get usesOnnxPixelTower(): boolean {
+    return this.pixelTower !== null;
+  }
+
+  /** Pixel tokens `[1, M, Tl, D]` through the ONNX tower: ViT in ORT, then projector, mean over K and layer norm as in `PixelEncoder`. */
+  private async onnxPixelTokens(tower: OnnxPixelTower, pixel: U8Batch): Promise<tf.Tensor> {
+    const { patchSize: p, k } = this.config;
+    const m = pixel.dims[1];
+    const encoder = this.pixelEncoder;
+    const pixels = tf.tidy(() => tf.reshape(normalizePixels('pixel', { data: pixel.data, dims: [m, k, p, p, 3] }, [m, k, p, p, 3], encoder.normalization), [m * k, p, p, 3]));
+    let vitTokens: tf.Tensor;
+    try {
+      vitTokens = await tower.run(pixels);
+    } finally {
+      pixels.dispose();
+    }
+    try {
+      return tf.tidy(() => {
+        const projected = encoder.projector.apply(vitTokens);
+        const pooled = tf.mean(tf.reshape(projected, [m, k, encoder.numTokens, this.dim]), 1);
+        return tf.reshape(layerNorm(pooled, encoder.params.get('norm.gamma'), encoder.params.get('norm.beta'), 1e-6), [1, m, encoder.numTokens, this.dim]);
+      });
+    } finally {
+      vitTokens.dispose();
+    }
+  }
+
+  /** D: model width. */
+  get dim(): number {
+    return this.config.decoder.hiddenSize;
+  }
+
+  /** Every trainable variable: context projector, pixel encoder, quality head, LoRA adapters. */
+  trainableVariables(): tf.Variable[] {
+    this.assertLive();
+    return [...this.contextEncoder.trainableVariables(), ...this.pixelEncoder.trainableVariables(), ...this.head.trainableVariables, ...this.decoder.trainableVariables()];
+  }
+
+  /**
+   * Frozen context features of a batch (from the feature cache where given).
+   * @param frames context views `[B, M, S, S, 3]`, uint8, S = `contextSize`
+   * @returns `[B, M, Th, F]`, float32, no gradient
+   */
+  async encodeContext(frames: U8Batch, options: ContextEncodeOptions = {}): Promise<tf.Tensor> {
+    this.assertLive();
+    const s = this.config.contextSize;
+    const dims = frames?.dims ?? [];
+    if (dims.length !== 5 || dims[2] !== s || dims[3] !== s || dims[4] !== 3 || dims[0] < 1 || dims[1] < 1) {
+      throw new ModelError('E_MODEL_ARG', `frames: expected shape [B, M, ${s}, ${s}, 3], got ${shapeText(dims)}`);
+    }
+    const [b, m] = dims;
+    const features = await this.contextEncoder.features({ data: frames.data, dims: [b * m, s, s, 3] }, options);
+    const out = tf.reshape(features, [b, m, this.contextEncoder.numTokens, this.contextEncoder.featureDim]);
+    features.dispose();
+    return out;
+  }
+
+  /** Context and pixel tokens of one input: `[B, M, Th, D]` and `[B, M, Tl, D]`. */
+  private tokens(name: string, views: CpLlmViews, batch: number | null): { context: tf.Tensor; pixel: tf.Tensor } {
+    const { contextSize: _s, patchSize: p, k } = this.config;
+    const features = views?.contextFeatures;
+    const th = this.contextEncoder.numTokens;
+    const f = this.contextEncoder.featureDim;
+    if (!(features instanceof tf.Tensor) || features.rank !== 4 || features.shape[2] !== th || features.shape[3] !== f || (batch !== null && features.shape[0] !== batch)) {
+      throw new ModelError('E_MODEL_ARG', `${name}.contextFeatures: expected shape [${batch ?? 'B'}, M, ${th}, ${f}], got ${features instanceof tf.Tensor ? shapeText(features.shape) : String(features)}`);
+    }
+    const [b, m] = features.shape;
+    const pixelDims = views.pixel ? dimsOf(views.pixel) : [];
+    const expected = [b, m, k, p, p, 3];
+    if (pixelDims.length !== 6 || expected.some((n, i) => pixelDims[i] !== n)) {
+      throw new ModelError('E_MODEL_ARG', `${name}.pixel: expected shape ${shapeText(expected)}, got ${shapeText(pixelDims)}`);
+    }
+    const flatPixel = views.pixel instanceof tf.Tensor ? tf.reshape(views.pixel, [b * m, k, p, p, 3]) : { data: views.pixel.data, dims: [b * m, k, p, p, 3] };
+    const pixel = tf.reshape(this.pixelEncoder.forward(flatPixel), [b, m, this.pixelEncoder.numTokens, this.dim]);
+    const context = tf.reshape(this.contextEncoder.project(tf.reshape(features, [b * m, th, f])), [b, m, th, this.dim]);
+    return { context, pixel };
+  }
+
+  private scores(context: tf.Tensor, pixel: tf.Tensor): CpLlmScores {
+    const frameScores = this.head.frameScores(context, pixel) as tf.Tensor2D;
+    return { frameScores, videoScores: tf.mean<tf.Tensor1D>(frameScores, 1) };
+  }
+
+  /** `[B, M·Th + M·Tl, D]`: one input's visual tokens for the decoder. */
+  private visual(tokens: { context: tf.Tensor; pixel: tf.Tensor }): tf.Tensor3D {
+    const [b, m, th] = tokens.context.shape;
+    const tl = tokens.pixel.shape[2] as number;
+    return tf.concat<tf.Tensor3D>([tf.reshape(tokens.context, [b, m * th, this.dim]), tf.reshape(tokens.pixel, [b, m * tl, this.dim])], 1);
+  }
+
+  /**
+   * Prefix embeddings and mask `[context₁, pixel₁, context₂, pixel₂, prompt]` (Fig. 4a). A row
+   * whose second input is hidden gets the single-video prompt; prompts are right-padded with
+   * hidden positions to one length.
+   */
+  private prefix(first: tf.Tensor3D, second: tf.Tensor3D, secondVisible: readonly boolean[]): { embeddings: tf.Tensor3D; mask: boolean[][] } {
+    const [b, n1] = first.shape;
+    const n2 = second.shape[1];
+    const prompts = secondVisible.map((visible) => this.tokenizer.encode(visible ? this.config.prompts.compare : this.config.prompts.describe));
+    const width = Math.max(...prompts.map((ids) => ids.length));
+    const pad = this.tokenizer.padTokenId ?? 0;
+    const promptIds = prompts.map((ids) => [...ids, ...new Array<number>(width - ids.length).fill(pad)]);
+    const parts: tf.Tensor3D[] = [first, second];
+    if (width > 0) parts.push(this.decoder.embedTokens(promptIds));
+    const mask = prompts.map((ids, row) => [
+      ...new Array<boolean>(n1).fill(true),
+      ...new Array<boolean>(n2).fill(secondVisible[row]),
+      ...Array.from({ length: width }, (_, i) => i < ids.length),
+    ]);
+    if (mask.length !== b) throw new ModelError('E_MODEL_ARG', `secondVisible: expected shape [${b}], got [${secondVisible.length}]`);
+    return { embeddings: tf.concat<tf.Tensor3D>(parts, 1), mask };
+  }
+
+  private visibility(b: number, hasSecond: boolean, secondVisible: readonly boolean[] | undefined): boolean[] {
+    if (!hasSecond) return new Array<boolean>(b).fill(false);
+    if (secondVisible === undefined) return new Array<boolean>(b).fill(true);
+    const rows: unknown = secondVisible;
+    if (!Array.isArray(rows) || rows.length !== b) {
+      throw new ModelError('E_MODEL_ARG', `secondVisible: expected shape [${b}], got ${Array.isArray(rows) ? `[${rows.length}]` : String(rows)}`);
+    }
+    return rows.map((v) => v !== false);
+  }
+
+  /**
+   * CP-LLM's forward (Fig. 4a) for a batch of single videos or pairs.
+   * @returns per-frame scores `[B, M]` and video scores `[B]` of each input, and decoder logits `[B, T, V]`
+   * @throws ModelError `E_MODEL_ARG` naming the argument and both shapes.
+   */
+  forward(input: CpLlmForwardInput): CpLlmOutput {
+    this.assertLive();
+    const ids = input?.targetTokenIds;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.some((row) => !Array.isArray(row) || row.length === 0 || row.length !== ids[0].length)) {
+      throw new ModelError('E_MODEL_ARG', `targetTokenIds: expected a non-empty rectangular [B, T] array, got ${Array.isArray(ids) ? `rows of lengths [${ids.map((r) => (Array.isArray(r) ? r.length : -1)).join(', ')}]` : String(ids)}`);
+    }
+    const b = ids.length;
+    const hasSecond = input.second !== undefined && input.second !== null;
+    const visible = this.visibility(b, hasSecond, input.secondVisible);
+    return tf.tidy(() => {
+      const firstTokens = this.tokens('first', input.first, b);
+      const secondTokens = hasSecond ? this.tokens('second', input.second, b) : null;
+      if (secondTokens && secondTokens.context.shape[1] !== firstTokens.context.shape[1]) {
+        throw new ModelError('E_MODEL_ARG', `second.contextFeatures: expected M = ${firstTokens.context.shape[1]} as in first, got ${shapeText(secondTokens.context.shape)}`);
+      }
+      const first = this.scores(firstTokens.context, firstTokens.pixel);
+      const second = secondTokens ? this.scores(secondTokens.context, secondTokens.pixel) : null;
+      const firstVisual = this.visual(firstTokens);
+      const secondVisual = secondTokens ? this.visual(secondTokens) : firstVisual;
+      const { embeddings, mask } = this.prefix(firstVisual, secondVisual, visible);
+      const logits = this.decoder.forward({ prefixEmbeddings: embeddings, prefixMask: mask, tokenIds: ids, training: input.training ?? false });
+      return { first, second, logits } as unknown as tf.TensorContainer;
+    }) as unknown as CpLlmOutput;
+  }
+
+  private checkViews(name: string, views: VideoViews): { context: U8Batch; pixel: U8Batch } {
+    const { contextSize: s, patchSize: p, k } = this.config;
+    const context = views?.context?.dims ?? [];
+    if (context.length !== 4 || context[0] < 1 || context[1] !== s || context[2] !== s || context[3] !== 3) {
+      throw new ModelError('E_MODEL_ARG', `${name}.context: expected shape [M, ${s}, ${s}, 3], got ${shapeText(context)}`);
+    }
+    const expected = [context[0], k, p, p, 3];
+    const pixel = views.pixel?.dims ?? [];
+    if (pixel.length !== 5 || expected.some((n, i) => pixel[i] !== n)) {
+      throw new ModelError('E_MODEL_ARG', `${name}.pixel: expected shape ${shapeText(expected)}, got ${shapeText(pixel)}`);
+    }
+    return {
+      context: { data: views.context.data, dims: [1, ...context] },
+      pixel: { data: views.pixel.data, dims: [1, ...pixel] },
+    };
+  }
+
+  /**
+   * Raw per-frame scores of one video (no decoder run).
+   * @param views context `[M, S, S, 3]` and pixel `[M, K, P, P, 3]` views, uint8
+   * @returns M raw frame scores (map to MOS with the bundle's calibration)
+   */
+  async scoreViews(views: VideoViews, options: ContextEncodeOptions = {}): Promise<number[]> {
+    this.assertLive();
+    const batch = this.checkViews('views', views);
+    const features = await this.encodeContext(batch.context, options);
+    const onnxPixel = this.pixelTower ? await this.onnxPixelTokens(this.pixelTower, batch.pixel).catch((error: unknown) => {
+      features.dispose();
+      throw error;
+    }) : null;
+    try {
+      const scores = tf.tidy(() => {
+        if (onnxPixel) {
+          const [, m, th, f] = features.shape as [number, number, number, number];
+          const context = tf.reshape(this.contextEncoder.project(tf.reshape(features, [m, th, f])), [1, m, th, this.dim]);
+          return this.head.frameScores(context, onnxPixel);
+        }
+        const tokens = this.tokens('views', { contextFeatures: features, pixel: batch.pixel }, 1);
+        return this.head.frameScores(tokens.context, tokens.pixel);
+      });
+      const values = Array.from(await scores.data());
+      scores.dispose();
+      return values;
+    } finally {
+      features.dispose();
+      onnxPixel?.dispose();
+    }
+  }
+
+  /**
+   * A greedy (deterministic) description of one video, or of a pair when `second` is given.
+   * @returns the decoded text
+   */
+  async describeViews(first: VideoViews, second: VideoViews | null = null, options: { maxNewTokens?: number } = {}): Promise<string> {
+    this.assertLive();
+    const a = this.checkViews('first', first);
+    const b = second ? this.checkViews('second', second) : null;
+    const featuresA = await this.encodeContext(a.context);
+    const featuresB = b ? await this.encodeContext(b.context) : null;
+    let embeddings: tf.Tensor3D | null = null;
+    let mask: boolean[][] = [];
+    try {
+      embeddings = tf.tidy(() => {
+        const visualA = this.visual(this.tokens('first', { contextFeatures: featuresA, pixel: a.pixel }, 1));
+        const visualB = b && featuresB ? this.visual(this.tokens('second', { contextFeatures: featuresB, pixel: b.pixel }, 1)) : visualA;
+        const prefix = this.prefix(visualA, visualB, [b !== null]);
+        mask = prefix.mask;
+        return prefix.embeddings;
+      });
+      const eos = this.tokenizer.eosTokenId;
+      const result = generate(this.decoder, {
+        prefixEmbeddings: embeddings,
+        prefixMask: mask,
+        startTokenIds: [[this.tokenizer.bosTokenId!]],
+        maxNewTokens: options.maxNewTokens ?? this.config.maxDescriptionTokens,
+        stopTokens: eos === null ? [] : [eos],
+        temperature: 0,
+      });
+      return this.tokenizer.decode(result.tokens[0], { skipSpecialTokens: true }).trim();
+    } finally {
+      tf.dispose([featuresA, ...(featuresB ? [featuresB] : [])]);
+      embeddings?.dispose();
+    }
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new ModelError('E_DISPOSED', 'CpLlm used after dispose()');
+  }
+
+  /** Frees every part. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.pixelTower?.dispose();
+    this.pixelTower = null;
+    this.pixelEncoder.dispose();
+    this.head.dispose();
+    this.decoder.dispose();
+    await this.contextEncoder.dispose();
+  }
+}

@@ -1,0 +1,14 @@
+export { ModelError } from './errors.js';
+export type { ModelErrorCode } from './errors.js';
+export { CP_LLM_DEFAULTS, createCpLlmConfig, validateCpLlmConfig, cpLlmConfigSchema } from './config.js';
+export type { CpLlmConfig, CpLlmConfigInit } from './config.js';
+export { CpLlm, disposeCpLlmOutput } from './cp-llm.js';
+export type { CpLlmViews, CpLlmForwardInput, CpLlmScores, CpLlmOutput, CpLlmParts, CreateCpLlmOptions, VideoViews } from './cp-llm.js';
+export { BUNDLE_FORMAT_VERSION, BUNDLE_FILES, bundleManifestSchema, bundleWeights, loadBundle, readBundleManifest, saveBundle } from './bundle.js';
+export type { BundleManifest, LoadBundleOptions, LoadedBundle, SaveBundleOptions } from './bundle.js';
+export { OnnxPixelTower } from './onnx-pixel-tower.js';
+export type { Scorer, ScoreResult, CompareResult, ScoreOptions } from './scorer.js';
+export { CpLlmScorer, createScorer } from './cp-llm-scorer.js';
+export type { CreateScorerOptions } from './cp-llm-scorer.js';
+export { LmmVqa, LMM_VQA_PROMPT, createLmmVqaConfig, lmmVqaAnswer, parseLmmVqaAnswer } from './lmm-vqa.js';
+export type { LmmVqaConfig, LmmVqaConfigInit, LmmVqaInput, LmmVqaOutput } from './lmm-vqa.js';

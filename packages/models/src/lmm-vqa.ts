@@ -1,0 +1,189 @@
+import { DEFAULT_LORA_CONFIG, GemmaDecoder, TextTokenizer, initGemmaWeights, type GemmaConfig, type LoraConfig, type TokenizerFiles } from '@vqlm/decoder-lora';
+import { Projector, TEMPORAL_ENCODER_DEFAULTS, TemporalEncoder, ViT, normalizePixels, SIGLIP_NORMALIZATION, vitConfig, type PixelInput, type TemporalEncoderConfig, type VitConfig } from '@vqlm/encoders';
+import { LevelHead, QUALITY_LEVELS, levelScoreFromLogits, type QualityLevel } from '@vqlm/heads';
+import { createRng, tf } from '@vqlm/runtime';
+import { ModelError, shapeText } from './errors.js';
+
+/**
+ * Configuration of an {@link LmmVqa}. Symbols: M key frames, S spatial frame side, T clip frames,
+ * s clip frame side, t frames per tubelet, D model width (decoder hidden size).
+ */
+export interface LmmVqaConfig {
+  /** M: key frames for the spatial encoder (default 8). */
+  readonly m: number;
+  /** The frozen spatial encoder (default ViT-B/16 at 224, the CLIP-like tower LMM-VQA uses). */
+  readonly spatialVit: VitConfig;
+  /** Sizes of the temporal (SlowFast fast-pathway) encoder; `outputDim` is D. */
+  readonly temporal: Omit<TemporalEncoderConfig, 'outputDim'>;
+  /** The language decoder; D = `decoder.hiddenSize`. */
+  readonly decoder: GemmaConfig;
+  /** LoRA on the decoder (default rank 4 on q/k/v, as for CP-LLM). */
+  readonly lora: LoraConfig;
+  /** The question after the visual tokens; the answer gives a score and a level. */
+  readonly prompt: string;
+  /** Seed of every initialiser. */
+  readonly seed: number;
+}
+
+/** Init of {@link createLmmVqaConfig}: the decoder, and any field to change. */
+export type LmmVqaConfigInit = Partial<Omit<LmmVqaConfig, 'decoder' | 'lora' | 'temporal'>> & {
+  readonly decoder: GemmaConfig;
+  readonly lora?: Partial<LoraConfig>;
+  readonly temporal?: Partial<LmmVqaConfig['temporal']>;
+};
+
+/** LMM-VQA's question (arXiv 2408.14008, Fig. 2), asking for a score and a level. */
+export const LMM_VQA_PROMPT = 'how would you rate the quality of this video? answer with a score and a level.';
+
+/** A config with defaults filled in; throws `E_MODEL_CONFIG` naming the field. */
+export function createLmmVqaConfig(init: LmmVqaConfigInit): LmmVqaConfig {
+  const config: LmmVqaConfig = {
+    m: init.m ?? 8,
+    spatialVit: init.spatialVit ?? vitConfig('base'),
+    temporal: { ...TEMPORAL_ENCODER_DEFAULTS, ...init.temporal },
+    decoder: init.decoder,
+    lora: { ...DEFAULT_LORA_CONFIG, ...init.lora },
+    prompt: init.prompt ?? LMM_VQA_PROMPT,
+    seed: init.seed ?? 0,
+  };
+  if (!Number.isInteger(config.m) || config.m < 1) throw new ModelError('E_MODEL_CONFIG', `config.m: expected an integer ≥ 1, got ${config.m}`);
+  if (typeof config.prompt !== 'string' || config.prompt.length === 0) throw new ModelError('E_MODEL_CONFIG', 'config.prompt: expected a non-empty string');
+  if (!config.decoder || typeof config.decoder.hiddenSize !== 'number') throw new ModelError('E_MODEL_CONFIG', 'config.decoder: expected a GemmaConfig');
+  return config;
+}
+
+/** The answer LMM-VQA is trained to give: `the quality score is 3.42. the quality level is fair.` */
+export function lmmVqaAnswer(score: number, level: QualityLevel): string {
+  if (!Number.isFinite(score)) throw new ModelError('E_MODEL_ARG', `score: expected a finite number, got ${score}`);
+  if (!QUALITY_LEVELS.includes(level)) throw new ModelError('E_MODEL_ARG', `level: expected one of ${QUALITY_LEVELS.join(', ')}, got ${String(level)}`);
+  return `the quality score is ${score.toFixed(2)}. the quality level is ${level}.`;
+}
+
+/** Reads score and level back from a generated answer; null for whichever is absent. */
+export function parseLmmVqaAnswer(text: string): { score: number | null; level: QualityLevel | null } {
+  const score = /score is\s*(-?\d+(?:\s*\.\s*\d+)?)/i.exec(text);
+  const level = /level is\s*([a-z]+)/i.exec(text);
+  const word = level?.[1]?.toLowerCase() as QualityLevel | undefined;
+  return {
+    score: score?.[1] === undefined ? null : Number(score[1].replace(/\s+/g, '')),
+    level: word !== undefined && QUALITY_LEVELS.includes(word) ? word : null,
+  };
+}
+
+/** Input of {@link LmmVqa.forward}. */
+export interface LmmVqaInput {
+  /** Key frames `[B, M, S, S, 3]`, values 0..255, S = `spatialVit.imageSize`. */
+  readonly frames: PixelInput;
+  /** Clip `[B, T, s, s, 3]`, values 0..255, for the temporal encoder. */
+  readonly clip: PixelInput;
+  /** Answer tokens `[B, T']` (a start token, then the answer). */
+  readonly targetTokenIds: number[][];
+  readonly training?: boolean;
+}
+
+/** Output of {@link LmmVqa.forward}; the caller disposes the tensors. */
+export interface LmmVqaOutput {
+  /** Level logits `[B, 5]` from the decoder state after the question. */
+  readonly levelLogits: tf.Tensor2D;
+  /** Probability-weighted level score `[B]` on 1–5. */
+  readonly levelScores: tf.Tensor1D;
+  /** Decoder logits `[B, T', V]` for the answer tokens. */
+  readonly logits: tf.Tensor3D;
+}
+
+/**
+ * LMM-VQA (arXiv 2408.14008): a frozen spatial ViT over M key frames + a trainable projector to
+ * D, a trainable SlowFast-style temporal encoder over the clip (to D), and a Gemma decoder with
+ * LoRA reading `[spatial tokens, temporal tokens, question]` (prefix-LM) and answering with a
+ * score and a level; a level head on the decoder state after the question gives the
+ * probability-weighted level score.
+ */
+export class LmmVqa {
+  readonly config: LmmVqaConfig;
+  readonly spatialEncoder: ViT;
+  readonly spatialProjector: Projector;
+  readonly temporalEncoder: TemporalEncoder;
+  readonly decoder: GemmaDecoder;
+  readonly levelHead: LevelHead;
+  readonly tokenizer: TextTokenizer;
+  private readonly promptIds: number[];
+  private disposed = false;
+
+  /** A model with fresh seeded weights (or around a given base decoder, owned afterwards). */
+  constructor(config: LmmVqaConfig, options: { tokenizer: TokenizerFiles; decoder?: GemmaDecoder }) {
+    this.config = config;
+    const d = config.decoder.hiddenSize;
+    const seed = config.seed;
+    this.tokenizer = new TextTokenizer(options.tokenizer);
+    if (this.tokenizer.vocabSize > config.decoder.vocabSize) {
+      throw new ModelError('E_MODEL_CONFIG', `tokenizer: ${this.tokenizer.vocabSize} ids do not fit the decoder's vocabulary of ${config.decoder.vocabSize}`);
+    }
+    this.promptIds = this.tokenizer.encode(config.prompt);
+    this.spatialEncoder = new ViT(config.spatialVit, { trainable: false, seed: seed + 21 });
+    this.spatialProjector = new Projector(config.spatialVit.hiddenSize, d, { seed: seed + 22 });
+    this.temporalEncoder = new TemporalEncoder({ ...config.temporal, outputDim: d, seed: seed + 23 });
+    this.levelHead = new LevelHead({ inputDim: d, seed: seed + 24 });
+    this.decoder = options.decoder ?? new GemmaDecoder(config.decoder, initGemmaWeights(config.decoder, createRng(seed + 25)));
+    tf.tidy(() => {
+      this.decoder.addLora(config.lora, seed + 26);
+    });
+  }
+
+  /** The trainable variables: spatial projector, temporal encoder, level head, LoRA. */
+  trainableVariables(): tf.Variable[] {
+    return [...this.spatialProjector.trainableVariables(), ...this.temporalEncoder.trainableVariables(), ...this.levelHead.trainableVariables, ...this.decoder.trainableVariables()];
+  }
+
+  /**
+   * @returns level logits `[B, 5]`, level scores `[B]`, answer logits `[B, T', V]`
+   * @throws ModelError `E_MODEL_ARG` naming the argument and both shapes.
+   */
+  forward(input: LmmVqaInput): LmmVqaOutput {
+    if (this.disposed) throw new ModelError('E_DISPOSED', 'LmmVqa used after dispose()');
+    const ids = input?.targetTokenIds;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.some((row) => !Array.isArray(row) || row.length === 0 || row.length !== ids[0].length)) {
+      throw new ModelError('E_MODEL_ARG', 'targetTokenIds: expected a non-empty rectangular [B, T] array');
+    }
+    const b = ids.length;
+    const s = this.config.spatialVit.imageSize;
+    const m = this.config.m;
+    const frameDims = input.frames instanceof tf.Tensor ? input.frames.shape : input.frames?.dims ?? [];
+    if (frameDims.length !== 5 || [b, m, s, s, 3].some((n, i) => frameDims[i] !== n)) {
+      throw new ModelError('E_MODEL_ARG', `frames: expected shape [${b}, ${m}, ${s}, ${s}, 3], got ${shapeText(frameDims)}`);
+    }
+    const t = this.config.temporal;
+    const clipDims = input.clip instanceof tf.Tensor ? input.clip.shape : input.clip?.dims ?? [];
+    if (clipDims.length !== 5 || [b, t.numFrames, t.imageSize, t.imageSize, 3].some((n, i) => clipDims[i] !== n)) {
+      throw new ModelError('E_MODEL_ARG', `clip: expected shape [${b}, ${t.numFrames}, ${t.imageSize}, ${t.imageSize}, 3], got ${shapeText(clipDims)}`);
+    }
+    const d = this.config.decoder.hiddenSize;
+    return tf.tidy(() => {
+      const pixels = normalizePixels('frames', input.frames, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
+      const spatial = this.spatialEncoder.forward(tf.reshape(pixels, [b * m, s, s, 3]));
+      const tq = spatial.shape[1] as number;
+      const spatialTokens = tf.reshape(this.spatialProjector.apply(spatial), [b, m * tq, d]);
+      const temporalTokens = this.temporalEncoder.forward(input.clip);
+      const parts = [spatialTokens, temporalTokens];
+      if (this.promptIds.length > 0) parts.push(this.decoder.embedTokens(new Array<number[]>(b).fill(this.promptIds)));
+      const prefix = tf.concat(parts, 1) as tf.Tensor3D;
+      const training = input.training ?? false;
+      const logits = this.decoder.forward({ prefixEmbeddings: prefix, tokenIds: ids, training });
+      const p = prefix.shape[1];
+      const hidden = this.decoder.hiddenStates({ prefixEmbeddings: prefix, tokenIds: ids, training });
+      const afterQuestion = tf.reshape(tf.slice(hidden, [0, p - 1, 0], [b, 1, d]), [b, d]);
+      const levelLogits = this.levelHead.logits(afterQuestion) as tf.Tensor2D;
+      const levelScores = levelScoreFromLogits(levelLogits) as tf.Tensor1D;
+      return { levelLogits, levelScores, logits };
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.spatialEncoder.dispose();
+    this.spatialProjector.dispose();
+    this.temporalEncoder.dispose();
+    this.levelHead.dispose();
+    this.decoder.dispose();
+  }
+}

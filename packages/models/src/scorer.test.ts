@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applyCalibration } from '@vqlm/heads';
+import { tf } from '@vqlm/runtime';
+import { resolveBinaries } from '@vqlm/video-io';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tinyConfig, tinyTokenizer, useTestBackend } from './__fixtures__/tiny.js';
+import { saveBundle } from './bundle.js';
+import { createScorer } from './cp-llm-scorer.js';
+import { CpLlm } from './cp-llm.js';
+import { ModelError } from './errors.js';
+
+let dir: string;
+let sharp: string;
+let blurred: string;
+let model: CpLlm;
+const calibration = { kind: 'linear', slope: 2, intercept: 3 } as const;
+
+/** A 128×64, 12-frame clip from ffmpeg's lavfi test source, optionally filtered. */
+function makeClip(path: string, filter?: string): string {
+  const source = `testsrc2=size=128x64:rate=10:duration=1.2${filter ? `,${filter}` : ''}`;
+  execFileSync(resolveBinaries().ffmpeg, ['-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', source, '-c:v', 'libx264', '-qp', '0', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path]);
+  return path;
+}
+
+beforeAll(async () => {
+  await useTestBackend();
+  dir = await mkdtemp(join(tmpdir(), 'vqlm-models-scorer-'));
+  sharp = makeClip(join(dir, 'sharp.mp4'));
+  blurred = makeClip(join(dir, 'blurred.mp4'), 'gblur=sigma=6');
+  // pixelFit [32, 64]: the 128×64 frame becomes 64×32, two disjoint 32² patches.
+  model = await CpLlm.create(tinyConfig(), { tokenizer: tinyTokenizer() });
+});
+afterAll(async () => {
+  await model?.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('Scorer', () => {
+  it('scores a clip: calibrated score, level, M per-frame scores; the same twice', async () => {
+    const scorer = await createScorer(model, { calibration });
+    const before = tf.memory().numTensors;
+    const first = await scorer.score(sharp);
+    const second = await scorer.score(sharp);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(second).toEqual(first);
+    expect(first.path).toBe(sharp);
+    expect(first.perFrame).toHaveLength(2);
+    expect(first.frames.map((f) => f.index)).toEqual([...first.frames.map((f) => f.index)].sort((a, b) => a - b));
+    expect(first.score).toBeGreaterThanOrEqual(1);
+    expect(first.score).toBeLessThanOrEqual(5);
+    expect(first.score).toBeCloseTo(applyCalibration(calibration, first.rawScore), 10);
+    expect(['bad', 'poor', 'fair', 'good', 'excellent']).toContain(first.level);
+    expect(first.description).toBeUndefined();
+    // The raw score is the mean of the frame scores (calibration is linear and unclamped here).
+    const meanPerFrame = first.perFrame.reduce((a, b) => a + b, 0) / first.perFrame.length;
+    expect(first.perFrame.every((s) => s > 1 && s < 5)).toBe(true);
+    expect(first.score).toBeCloseTo(meanPerFrame, 6);
+    await scorer.dispose();
+  });
+
+  it('compares two clips and describes one, deterministically', async () => {
+    const scorer = await createScorer(model, { calibration });
+    const result = await scorer.compare(sharp, blurred, { describe: true });
+    expect(result.a.score).toBe((await scorer.score(sharp)).score);
+    expect(result.b.score).toBe((await scorer.score(blurred)).score);
+    expect(result.a.rawScore).not.toBe(result.b.rawScore);
+    expect(result.difference).toBeCloseTo(result.a.score - result.b.score, 12);
+    expect(result.better).toBe(result.difference > 0 ? 'a' : 'b');
+    expect(typeof result.description).toBe('string');
+    const described = await scorer.describe(sharp);
+    expect(await scorer.describe(sharp)).toBe(described);
+    expect((await scorer.score(sharp, { describe: true })).description).toBe(described);
+    await scorer.dispose();
+  });
+
+  it('from a bundle directory gives the same scores as from the model', async () => {
+    const bundle = join(dir, 'bundle');
+    await saveBundle(model, bundle, { calibration });
+    const fromBundle = await createScorer(bundle);
+    const fromModel = await createScorer(model, { calibration });
+    expect(await fromBundle.score(sharp)).toEqual(await fromModel.score(sharp));
+    await fromBundle.dispose();
+    await fromModel.dispose();
+    // The bundle scorer owned its model; the model scorer did not.
+    expect(model.trainableVariables().length).toBeGreaterThan(0);
+  });
+
+  it('scores through ONNX Runtime when the bundle has the exports, equal to tfjs within 1e-4', async () => {
+    const bundle = join(dir, 'onnx-bundle');
+    await saveBundle(model, bundle, { calibration, onnx: true });
+    const onnx = await createScorer(bundle);
+    const reference = await createScorer(model, { calibration });
+    expect(onnx.model.usesOnnxPixelTower).toBe(true);
+    expect(onnx.model.contextEncoder.id).not.toBe(model.contextEncoder.id);
+    for (const clip of [sharp, blurred]) {
+      const a = await onnx.score(clip);
+      const b = await reference.score(clip);
+      expect(Math.abs(a.rawScore - b.rawScore)).toBeLessThan(1e-4);
+      a.perFrame.forEach((s, i) => expect(Math.abs(s - b.perFrame[i])).toBeLessThan(1e-4));
+      expect(a.level).toBe(b.level);
+    }
+    const before = tf.memory().numTensors;
+    await onnx.score(sharp);
+    expect(tf.memory().numTensors).toBe(before);
+    await onnx.dispose();
+    await reference.dispose();
+    const tfjsOnly = await createScorer(bundle, { engine: 'tfjs' });
+    expect(tfjsOnly.model.usesOnnxPixelTower).toBe(false);
+    await tfjsOnly.dispose();
+  });
+
+  it('rejects bad calls naming the argument', async () => {
+    const scorer = await createScorer(model);
+    await expect(scorer.score('')).rejects.toThrow(ModelError);
+    await expect(scorer.score('')).rejects.toThrow(/video: expected a video path, got /);
+    await expect(scorer.compare(sharp, 3 as unknown as string)).rejects.toThrow(/b: expected a video path, got 3/);
+    await expect(scorer.score(join(dir, 'missing.mp4'))).rejects.toThrow(/missing\.mp4/);
+    await expect(createScorer(42 as unknown as string)).rejects.toThrow(/source: expected a bundle directory or a CpLlm, got 42/);
+    await scorer.dispose();
+    await expect(scorer.score(sharp)).rejects.toThrow(/scorer used after dispose\(\)/);
+  });
+});
