@@ -1,0 +1,81 @@
+import type { Command } from 'commander';
+import type { Scorer, ScoreResult } from '@vqlm/models';
+import { CliError, formatError } from '../cli-error.js';
+import type { CommandModule } from '../command.js';
+import { createProgress, printJson } from '../output.js';
+
+/** The one line printed when `--model` is missing (no default model ships yet). */
+export const MODEL_REQUIRED =
+  '--model <bundle> is required: no default model ships yet (pass a bundle directory written by saveBundle or vqlm-train)';
+
+/**
+ * Opens a scorer on the bundle directory `model` (tfjs backend chosen by
+ * `initBackend`: `VQLM_BACKEND`, else tfjs-node-gpu → tfjs-node → wasm → cpu).
+ * `@vqlm/models` is imported lazily so commands without a model start fast.
+ */
+export async function openScorer(model: string | undefined): Promise<Scorer> {
+  if (model === undefined || model.length === 0) throw new CliError(MODEL_REQUIRED, 'E_NO_MODEL');
+  const [{ initBackend }, { createScorer }] = await Promise.all([import('@vqlm/runtime'), import('@vqlm/models')]);
+  await initBackend({ log: () => undefined });
+  return createScorer(model);
+}
+
+/** The JSON / printed shape of one scored video. */
+export function scoreRecord(result: ScoreResult): { path: string; score: number; level: string; perFrame: number[]; description?: string } {
+  return {
+    path: result.path,
+    score: result.score,
+    level: result.level,
+    perFrame: result.perFrame,
+    ...(result.description === undefined ? {} : { description: result.description }),
+  };
+}
+
+/** One human-readable line (plus the description, when there is one). */
+export function formatScore(result: ScoreResult): string {
+  const frames = result.perFrame.map((s) => s.toFixed(2)).join(' ');
+  const line = `${result.path}: ${result.score.toFixed(3)} (${result.level}); per frame ${frames}`;
+  return result.description === undefined ? line : `${line}\n  ${result.description}`;
+}
+
+interface ScoreFlags {
+  model?: string;
+  describe?: boolean;
+  json?: boolean;
+}
+
+/** `vqlm score <video...> --model <bundle>`: score, level and per-frame scores of each video. */
+export const scoreCommand: CommandModule = {
+  name: 'score',
+  register(program: Command): void {
+    program
+      .command('score')
+      .description('score videos (1–5 MOS scale) with a model bundle; bad videos are reported and skipped')
+      .argument('<video...>', 'video files')
+      .option('--model <bundle>', 'model bundle directory (required: no default model ships yet)')
+      .option('--describe', 'also generate a description of each video (slower)')
+      .option('--json', 'one JSON object per video per line: {path, score, level, perFrame, description?}')
+      .action(async (videos: string[], flags: ScoreFlags) => {
+        const scorer = await openScorer(flags.model);
+        const progress = videos.length > 1 ? createProgress(videos.length, 'score') : undefined;
+        let failed = 0;
+        try {
+          for (const video of videos) {
+            try {
+              const result = await scorer.score(video, { describe: flags.describe === true });
+              if (flags.json) printJson(scoreRecord(result));
+              else process.stdout.write(`${formatScore(result)}\n`);
+            } catch (err) {
+              failed++;
+              process.stderr.write(`vqlm: ${video}: ${formatError(err)}\n`);
+            }
+            progress?.increment(1, video);
+          }
+        } finally {
+          progress?.stop();
+          await scorer.dispose();
+        }
+        if (failed > 0) throw new CliError(`${failed} of ${videos.length} videos failed`, 'E_SCORE_FAILED');
+      });
+  },
+};
