@@ -20,6 +20,8 @@ export function vqlmEslint(tsconfigRootDir) {
         '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       },
     },
+    // Plain JavaScript (scripts run by node directly) is outside the TypeScript project: lint it without type information.
+    { files: ['**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
     {
       files: ['**/*.test.ts', '**/__fixtures__/**', 'bench/**'],
       rules: {

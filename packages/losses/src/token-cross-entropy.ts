@@ -84,7 +84,7 @@ export function tokenCrossEntropy(
     const safeIds = tf.where(counted, targets, tf.zerosLike(targets));
     const weight = tf.cast(counted, 'float32');
     const logProbs = tf.logSoftmax(logits, -1);
-    const picked = tf.sum(tf.mul(logProbs, tf.oneHot(safeIds, vocab, 1, 0, 'float32')), -1);
+    const picked = tf.sum(tf.mul(logProbs, tf.cast(tf.oneHot(safeIds, vocab), 'float32')), -1);
     const total = tf.neg(tf.sum(tf.mul(picked, weight)));
     return tf.div(total, tf.maximum(tf.sum(weight), 1));
   });

@@ -1,63 +1,165 @@
-// Scoring-path benchmark: decode (video-io sampleViews) vs scoring with the pixel / context
-// towers in tfjs and in ONNX Runtime, on a random model with real tower sizes (ViT-Ti/16 pixel
-// encoder, K = 8) and a 1080p clip made with ffmpeg. Prints a table; not a test.
-//   pnpm --filter @vqlm/models bench [-- --m 2 --reps 2]
+// Scoring benchmark: seconds per scored 1080p 10 s clip, split into decode (video-io
+// sampleViews), context encoder, pixel encoder, quality head and decoder (description
+// generation), with the towers in tfjs (wasm backend) and in ONNX Runtime (a bundle saved with
+// `onnx: true`), and the ONNX/tfjs ratio per stage. Not a test; prints a markdown table.
+//   pnpm --filter @vqlm/models bench [-- --bundle <dir> | --preset micro] [--reps 5] [--source plane.mp4]
+// Model: --bundle, else --preset, else findDefaultModel() (VQLM_MODEL, models/vqlm-tiny), else a
+// random CP-LLM shaped like models/vqlm-tiny/train.json. The clip is a corpus source scaled to
+// 1920x1080 and looped to 10 s with the bundled ffmpeg, in a temp dir removed afterwards.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildWordPieceTokenizer, createGemmaConfig } from '@vqlm/decoder-lora';
 import { vitConfig } from '@vqlm/encoders';
 import { initBackend } from '@vqlm/runtime';
-import { resolveBinaries, sampleViews } from '@vqlm/video-io';
-import { CpLlm, createCpLlmConfig, loadBundle, saveBundle } from '../src/index.js';
+import { probe, resolveBinaries } from '@vqlm/video-io';
+import {
+  CP_LLM_DEFAULTS,
+  CP_LLM_PRESET_NAMES,
+  CpLlm,
+  cpLlmPreset,
+  createCpLlmConfig,
+  createScorer,
+  findDefaultModel,
+  loadBundle,
+  presetTokenizer,
+  readBundleManifest,
+  saveBundle,
+  type CpLlmConfig,
+  type CpLlmPresetName,
+  type ScoreTiming,
+} from '../src/index.js';
 
-const { values } = parseArgs({ options: { m: { type: 'string', default: '2' }, reps: { type: 'string', default: '2' } } });
-const m = Number(values.m);
+const { values } = parseArgs({
+  options: {
+    bundle: { type: 'string' },
+    preset: { type: 'string' },
+    reps: { type: 'string', default: '5' },
+    source: { type: 'string', default: 'plane.mp4' },
+  },
+});
 const reps = Number(values.reps);
-const backend = await initBackend({ log: () => undefined });
+if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: expected an integer ≥ 1, got ${values.reps}`);
+if (values.preset !== undefined && !(CP_LLM_PRESET_NAMES as readonly string[]).includes(values.preset)) {
+  throw new Error(`--preset: expected one of ${CP_LLM_PRESET_NAMES.join(', ')}, got ${values.preset}`);
+}
+
+/** A random CP-LLM of the shape of models/vqlm-tiny/train.json (the default model being trained). */
+function vqlmTinyShape(): CpLlmConfig {
+  return createCpLlmConfig({
+    m: 4,
+    k: 8,
+    contextSize: 64,
+    patchSize: 32,
+    pixelFit: [360, 640],
+    contextVit: vitConfig('micro', { imageSize: 64, patchSize: 16, hiddenSize: 32, numLayers: 1, numHeads: 2, mlpDim: 64, classToken: false }),
+    pixelVit: vitConfig('micro', { imageSize: 32, patchSize: 8, hiddenSize: 64, numLayers: 2, numHeads: 4, mlpDim: 128 }),
+    decoder: createGemmaConfig({ vocabSize: 384, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 1, headDim: 16 }),
+    head: { hidden: 64 },
+    maxDescriptionTokens: 80,
+  });
+}
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const source = isAbsolute(values.source) ? values.source : resolve(repoRoot, '..', 'shared', 'corpus', 'sources', values.source);
+const backend = await initBackend({ backend: 'wasm', log: () => undefined });
 const dir = await mkdtemp(join(tmpdir(), 'vqlm-models-bench-'));
 try {
-  const clip = join(dir, 'clip.mp4');
-  execFileSync(resolveBinaries().ffmpeg, ['-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30:duration=10', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '23', '-pix_fmt', 'yuv420p', clip]);
-  const config = createCpLlmConfig({
-    m,
-    contextVit: vitConfig('tiny', { imageSize: 448, patchSize: 32, classToken: false, gelu: 'tanh', layerNormEps: 1e-6 }),
-    pixelVit: vitConfig('tiny'),
-    decoder: createGemmaConfig({ vocabSize: 128, hiddenSize: 64, intermediateSize: 128, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 1, headDim: 16 }),
-  });
-  const tokenizer = buildWordPieceTokenizer(['describe the quality of this video.', 'compare the quality of these two videos.'], { vocabSize: 128 });
-  const model = await CpLlm.create(config, { tokenizer });
-  const bundle = join(dir, 'bundle');
-  await saveBundle(model, bundle, { onnx: true });
-  await model.dispose();
-  const tfjs = (await loadBundle(bundle, { engine: 'tfjs' })).model;
-  const onnx = (await loadBundle(bundle, { engine: 'onnx' })).model;
+  // 1080p, 10 s: the source looped and scaled (x264 ultrafast, CRF 18).
+  const clip = join(dir, 'clip-1080p-10s.mp4');
+  execFileSync(resolveBinaries().ffmpeg, ['-v', 'error', '-nostdin', '-y', '-stream_loop', '-1', '-i', source, '-t', '10', '-an', '-vf', 'scale=1920:1080,setsar=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '18', '-pix_fmt', 'yuv420p', clip]);
+  const info = await probe(clip);
 
-  const time = async (fn: () => Promise<unknown>): Promise<number> => {
-    await fn(); // warm-up
-    const start = performance.now();
-    for (let i = 0; i < reps; i++) await fn();
-    return (performance.now() - start) / reps;
+  // The model: a bundle for tfjs, and the same weights with ONNX exports for ONNX Runtime.
+  let label: string;
+  let tfjsBundle: string;
+  let onnxBundle = join(dir, 'onnx-bundle');
+  const given = values.bundle ?? (values.preset === undefined ? findDefaultModel() : null);
+  if (given !== null && given !== undefined) {
+    tfjsBundle = resolve(given);
+    label = `bundle ${tfjsBundle}${values.bundle === undefined ? ' (findDefaultModel)' : ''}`;
+    const manifest = await readBundleManifest(tfjsBundle);
+    if (manifest.files.onnx) {
+      onnxBundle = tfjsBundle;
+    } else {
+      // Same weights, plus the ONNX exports (the base decoder is referenced, not copied).
+      const root = tfjsBundle;
+      const at = (p: string): string => (isAbsolute(p) ? p : join(root, p));
+      const { model, calibration } = await loadBundle(root, { engine: 'tfjs' });
+      try {
+        await saveBundle(model, onnxBundle, {
+          onnx: true,
+          calibration,
+          decoderPath: at(manifest.files.decoder),
+          ...(manifest.files.contextTower.kind === 'onnx' ? { contextTowerOnnx: at(manifest.files.contextTower.path) } : {}),
+        });
+      } finally {
+        await model.dispose();
+      }
+    }
+  } else {
+    const preset = values.preset as CpLlmPresetName | undefined;
+    const config = preset ? cpLlmPreset(preset) : vqlmTinyShape();
+    const tokenizer = preset ? presetTokenizer(preset) : buildWordPieceTokenizer([CP_LLM_DEFAULTS.prompts.describe, CP_LLM_DEFAULTS.prompts.compare, 'the video is sharp and clean.'], { vocabSize: 384 });
+    label = preset ? `preset ${preset} (random weights)` : 'no default model found: a random CP-LLM shaped like models/vqlm-tiny/train.json';
+    const model = await CpLlm.create(config, { tokenizer });
+    tfjsBundle = join(dir, 'bundle');
+    try {
+      await saveBundle(model, tfjsBundle);
+      await saveBundle(model, onnxBundle, { onnx: true });
+    } finally {
+      await model.dispose();
+    }
+  }
+
+  // Both scorers open at once and alternate clip by clip, so that load changes on the shared
+  // machine hit both columns alike; the median of the runs is reported.
+  const stages = ['decodeMs', 'contextMs', 'pixelMs', 'headMs', 'describeMs'] as const;
+  type Stage = (typeof stages)[number];
+  const engines = ['tfjs', 'onnx'] as const;
+  const scorers = { tfjs: await createScorer(tfjsBundle, { engine: 'tfjs' }), onnx: await createScorer(onnxBundle, { engine: 'onnx' }) };
+  const runs: Record<(typeof engines)[number], ScoreTiming[]> = { tfjs: [], onnx: [] };
+  try {
+    for (const engine of engines) await scorers[engine].score(clip, { describe: true }); // warm-up (kernels, ORT sessions)
+    for (let i = 0; i < reps; i++) {
+      for (const engine of engines) await scorers[engine].score(clip, { describe: true, onTiming: (t) => runs[engine].push(t) });
+    }
+  } finally {
+    await scorers.tfjs.dispose();
+    await scorers.onnx.dispose();
+  }
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((x, y) => x - y);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
   };
-  const sample = () => sampleViews(clip, { m, context: { size: 448 }, pixel: { fit: [540, 1080], patch: 224, k: 8 } });
-  const sampled = await sample();
-  const views = { context: { data: sampled.context!.frames, dims: sampled.context!.shape }, pixel: { data: sampled.pixel!.frames, dims: sampled.pixel!.shape } };
-  const decodeMs = await time(sample);
-  const tfjsMs = await time(() => tfjs.scoreViews(views));
-  const onnxMs = await time(() => onnx.scoreViews(views));
-  const rows = [
-    ['decode + views (video-io sampleViews)', decodeMs, decodeMs],
-    [`encoders + head, tfjs-${backend.name}`, tfjsMs, tfjsMs],
-    ['encoders + head, ONNX Runtime towers', onnxMs, tfjsMs],
-  ] as const;
-  console.log(`\nCP-LLM scoring, 1080p 10 s clip, M = ${m}, K = 8, ViT-Ti/16 pixel encoder, ViT-Ti/32 context tower at 448 (${reps} reps)\n`);
-  console.log('| stage | ms per clip | ratio to reference (tfjs row for ONNX) |');
-  console.log('|---|---:|---:|');
-  for (const [name, ms, ref] of rows) console.log(`| ${name} | ${ms.toFixed(0)} | ${(ms / ref).toFixed(2)} |`);
-  await tfjs.dispose();
-  await onnx.dispose();
+  const summarise = (list: ScoreTiming[]): Record<Stage | 'total', number> => {
+    const out = { total: median(list.map((t) => stages.reduce((n, stage) => n + (t[stage] ?? 0), 0))) } as Record<Stage | 'total', number>;
+    for (const stage of stages) out[stage] = median(list.map((t) => t[stage] ?? 0));
+    return out;
+  };
+  const tfjs = { timing: summarise(runs.tfjs) };
+  const onnx = { timing: summarise(runs.onnx) };
+
+  const c = (await readBundleManifest(tfjsBundle)).config;
+  const names: Record<(typeof stages)[number], string> = {
+    decodeMs: 'decode + views (video-io sampleViews)',
+    contextMs: 'context encoder (frozen tower + projector)',
+    pixelMs: 'pixel encoder (ViT + projector)',
+    headMs: 'quality head',
+    describeMs: `decoder: description (≤ ${c.maxDescriptionTokens} tokens)`,
+  };
+  const s = (ms: number): string => (ms / 1000).toFixed(4);
+  console.log(`\nModel: ${label}`);
+  console.log(`M = ${c.m}, K = ${c.k}, context ${c.contextSize}² ViT ${c.contextVit.hiddenSize}×${c.contextVit.numLayers}, pixel ${c.patchSize}² ViT ${c.pixelVit.hiddenSize}×${c.pixelVit.numLayers}, decoder D = ${c.decoder.hiddenSize} × ${c.decoder.numHiddenLayers} layers`);
+  console.log(`Clip: ${values.source} looped and scaled to ${info.width}x${info.height}, ${info.duration.toFixed(1)} s; tfjs backend ${backend.name}; median of ${reps} runs per engine (alternating) after a warm-up\n`);
+  console.log('| stage | tfjs (s) | ONNX Runtime (s) | ONNX / tfjs |');
+  console.log('|---|---:|---:|---:|');
+  for (const stage of stages) console.log(`| ${names[stage]} | ${s(tfjs.timing[stage])} | ${s(onnx.timing[stage])} | ${(onnx.timing[stage] / tfjs.timing[stage]).toFixed(2)} |`);
+  console.log(`| **total per clip** (median of the run totals) | ${s(tfjs.timing.total)} | ${s(onnx.timing.total)} | ${(onnx.timing.total / tfjs.timing.total).toFixed(2)} |`);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

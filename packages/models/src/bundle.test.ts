@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSafetensors, tf, writeSafetensors } from '@vqlm/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, tinyConfig, tinyTokenizer, useTestBackend } from './__fixtures__/tiny.js';
+import { bytes, useTestBackend } from './__fixtures__/tiny.js';
+import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { TfjsContextEncoder, exportVitToOnnx } from '@vqlm/encoders';
 import { BUNDLE_FILES, loadBundle, readBundleManifest, saveBundle } from './bundle.js';
+import { readBundleArchitecture } from './bundle-io.js';
 import { CpLlm, disposeCpLlmOutput } from './cp-llm.js';
 import { ModelError } from './errors.js';
 
@@ -37,7 +39,7 @@ beforeAll(async () => {
   await useTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'vqlm-models-bundle-'));
   bundle = join(dir, 'tiny');
-  model = await CpLlm.create(tinyConfig(), { tokenizer: tinyTokenizer() });
+  model = await CpLlm.create(cpLlmPreset('micro'), { tokenizer: presetTokenizer('micro') });
   perturb(model, 7);
   await saveBundle(model, bundle, { calibration: { kind: 'linear', slope: 2, intercept: 3 } });
 });
@@ -162,5 +164,24 @@ describe('model bundle', () => {
     const broken = await corrupt('json', (p) => writeFile(join(p, 'model.json'), '{ not json'));
     await expect(loadBundle(broken)).rejects.toThrow(/model\.json: not valid JSON/);
     await expect(loadBundle(join(dir, 'nowhere'))).rejects.toThrow(/cannot read model\.json \(ENOENT\)/);
+  });
+
+  it('loads a bundle whose model.json has no architecture (older writers) as CP-LLM', async () => {
+    const path = await corrupt('no-architecture', async (p) => {
+      const json = JSON.parse(await readFile(join(p, 'model.json'), 'utf8')) as { architecture?: string };
+      delete json.architecture;
+      await writeFile(join(p, 'model.json'), JSON.stringify(json));
+    });
+    expect(await readBundleArchitecture(path)).toBe('cp-llm');
+    const loaded = await loadBundle(path);
+    expect(loaded.manifest.architecture).toBe('cp-llm');
+    expect(await outputs(loaded.model)).toEqual(await outputs(model));
+    await loaded.model.dispose();
+    const unknown = await corrupt('arch', async (p) => {
+      const json = JSON.parse(await readFile(join(p, 'model.json'), 'utf8')) as { architecture?: string };
+      json.architecture = 'gpt';
+      await writeFile(join(p, 'model.json'), JSON.stringify(json));
+    });
+    await expect(loadBundle(unknown)).rejects.toThrow(/model\.json\.architecture: expected 'cp-llm' or 'lmm-vqa', got "gpt"/);
   });
 });

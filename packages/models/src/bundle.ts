@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
 import { loadGemmaCheckpoint, loadLoraAdapter, loadTokenizer, saveGemmaCheckpoint, saveLoraAdapter, saveTokenizer, type GemmaDecoder } from '@vqlm/decoder-lora';
 import { OnnxContextEncoder, TfjsContextEncoder, ViT, exportVitToOnnx, loadVitWeights, saveVitWeights, type ContextEncoder } from '@vqlm/encoders';
 import { IDENTITY_CALIBRATION, parseCalibration, type Calibration } from '@vqlm/heads';
@@ -9,22 +7,22 @@ import { openSafetensors, tf, writeSafetensors } from '@vqlm/runtime';
 import { z } from 'zod';
 import { cpLlmConfigSchema, validateCpLlmConfig, zodIssues, type CpLlmConfig } from './config.js';
 import { CpLlm } from './cp-llm.js';
-import { ModelError, shapeText } from './errors.js';
+import {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT_VERSION,
+  PACKAGE_VERSION,
+  checkBundleTensors,
+  manifestArchitecture,
+  readManifestJson,
+  wrapBundleError as wrap,
+  writeBundleDir,
+} from './bundle-io.js';
+import { ModelError } from './errors.js';
+import { LmmVqa } from './lmm-vqa.js';
+import { saveLmmVqaBundle, type SaveLmmVqaBundleOptions } from './lmm-vqa-bundle.js';
 import { OnnxPixelTower } from './onnx-pixel-tower.js';
 
-/** Version of the bundle layout written by {@link saveBundle}. */
-export const BUNDLE_FORMAT_VERSION = 1;
-/** File names inside a bundle. */
-export const BUNDLE_FILES = Object.freeze({
-  manifest: 'model.json',
-  weights: 'model.safetensors',
-  contextTower: 'context_tower.safetensors',
-  decoder: 'decoder',
-  adapter: 'adapter',
-  tokenizer: 'tokenizer.json',
-  onnxPixelVit: 'pixel_vit.onnx',
-  onnxContextTower: 'context_tower.onnx',
-});
+export { BUNDLE_FILES, BUNDLE_FORMAT_VERSION } from './bundle-io.js';
 
 const towerSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('tfjs-vit'), path: z.string().min(1) }),
@@ -35,7 +33,8 @@ const towerSchema = z.discriminatedUnion('kind', [
 export const bundleManifestSchema = z.object({
   format: z.literal('vqlm-model-bundle'),
   formatVersion: z.literal(BUNDLE_FORMAT_VERSION),
-  architecture: z.literal('cp-llm'),
+  /** Absent in bundles of older writers: `cp-llm`. */
+  architecture: z.literal('cp-llm').default('cp-llm'),
   config: cpLlmConfigSchema,
   dims: z.object({
     /** D: model width. */
@@ -113,27 +112,33 @@ function assignWeight(model: CpLlm, name: string, value: tf.Tensor): void {
   else model.pixelEncoder.params.set(local, value);
 }
 
-/** This package's version, recorded in `model.json` (`../package.json` from both `src/` and `dist/`). */
-const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-
 /**
- * Writes a CP-LLM model bundle atomically (into a temporary sibling directory, then renamed over
- * `dir`): `model.json`, `model.safetensors` (trainable weights), `context_tower.safetensors` (frozen
+ * Writes a model bundle atomically (into a temporary sibling directory, then renamed over `dir`).
+ * An {@link LmmVqa} is written by {@link saveLmmVqaBundle}; a CP-LLM bundle holds `model.json`, `model.safetensors` (trainable weights), `context_tower.safetensors` (frozen
  * tfjs tower, HF names) unless the tower is an ONNX file referenced by path, `decoder/` (base Gemma,
  * HF layout) unless `decoderPath` is given, `adapter/` (LoRA in PEFT format) and `tokenizer.json`.
  * @throws ModelError `E_MODEL_ARG` for an ONNX context encoder without `contextTowerOnnx`, `E_BUNDLE_IO` when writing fails.
  */
-export async function saveBundle(model: CpLlm, dir: string, options: SaveBundleOptions = {}): Promise<void> {
-  if (!(model instanceof CpLlm)) throw new ModelError('E_MODEL_ARG', `model: expected a CpLlm, got ${String(model)}`);
+export async function saveBundle(model: CpLlm, dir: string, options?: SaveBundleOptions): Promise<void>;
+/** Writes an LMM-VQA bundle (see {@link saveLmmVqaBundle}). */
+export async function saveBundle(model: LmmVqa, dir: string, options?: SaveLmmVqaBundleOptions): Promise<void>;
+export async function saveBundle(model: CpLlm | LmmVqa, dir: string, options: SaveBundleOptions = {}): Promise<void> {
+  if (model instanceof LmmVqa) {
+    const unsupported = (['calibration', 'contextTowerOnnx', 'onnx'] as const).find((key) => options[key] !== undefined);
+    if (unsupported !== undefined) throw new ModelError('E_MODEL_ARG', `options.${unsupported}: not supported for an LMM-VQA bundle (CP-LLM only)`);
+    return saveLmmVqaBundle(model, dir, { decoderPath: options.decoderPath, versions: options.versions });
+  }
+  if (!(model instanceof CpLlm)) throw new ModelError('E_MODEL_ARG', `model: expected a CpLlm or an LmmVqa, got ${String(model)}`);
+  return saveCpLlmBundle(model, dir, options);
+}
+
+async function saveCpLlmBundle(model: CpLlm, dir: string, options: SaveBundleOptions): Promise<void> {
   const encoder = model.contextEncoder;
   if (!(encoder instanceof TfjsContextEncoder) && options.contextTowerOnnx === undefined) {
     throw new ModelError('E_MODEL_ARG', 'contextTowerOnnx: the context encoder is not a tfjs ViT; give the path of its ONNX file');
   }
   const calibration = parseCalibration(options.calibration ?? IDENTITY_CALIBRATION);
-  const target = resolve(dir);
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    await mkdir(tmp, { recursive: true });
+  await writeBundleDir(dir, async (tmp) => {
     await writeSafetensors(join(tmp, BUNDLE_FILES.weights), Object.fromEntries(bundleWeights(model)), { metadata: { format: 'vqlm-cp-llm' } });
     let tower: z.infer<typeof towerSchema>;
     if (options.contextTowerOnnx !== undefined) {
@@ -179,38 +184,17 @@ export async function saveBundle(model: CpLlm, dir: string, options: SaveBundleO
       versions: { bundle: String(BUNDLE_FORMAT_VERSION), '@vqlm/models': PACKAGE_VERSION, tfjs: tf.version_core, ...options.versions },
     };
     await writeFile(join(tmp, BUNDLE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
-    const old = `${tmp}.old`;
-    const exists = await stat(target).then(
-      () => true,
-      () => false,
-    );
-    if (exists) await rename(target, old);
-    await rename(tmp, target);
-    if (exists) await rm(old, { recursive: true, force: true });
-  } catch (error) {
-    await rm(tmp, { recursive: true, force: true });
-    if (error instanceof ModelError) throw error;
-    throw new ModelError('E_BUNDLE_IO', `saveBundle: cannot write ${target}: ${(error as Error).message}`, { cause: error });
-  }
+  });
 }
 
 /**
- * Reads and validates a bundle's `model.json`.
- * @throws ModelError `E_BUNDLE_IO` (missing), `E_BUNDLE_CONFIG` naming the bad field.
+ * Reads and validates a CP-LLM bundle's `model.json` (a missing `architecture` means `cp-llm`).
+ * @throws ModelError `E_BUNDLE_IO` (missing), `E_BUNDLE_CONFIG` naming the bad field, or saying that the bundle is an LMM-VQA one.
  */
 export async function readBundleManifest(dir: string): Promise<BundleManifest> {
-  const path = join(dir, BUNDLE_FILES.manifest);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new ModelError('E_BUNDLE_IO', `${path}: cannot read model.json (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ModelError('E_BUNDLE_CONFIG', `model.json: not valid JSON (${(error as Error).message})`, { cause: error });
+  const json = await readManifestJson(dir);
+  if (manifestArchitecture(json) === 'lmm-vqa') {
+    throw new ModelError('E_BUNDLE_CONFIG', `${join(dir, BUNDLE_FILES.manifest)}: architecture is 'lmm-vqa', not 'cp-llm'; load it with loadLmmVqaBundle (the CP-LLM loader and the Scorer read CP-LLM bundles only)`);
   }
   const parsed = bundleManifestSchema.safeParse(json);
   if (!parsed.success) throw new ModelError('E_BUNDLE_CONFIG', zodIssues('model.json', parsed.error));
@@ -224,17 +208,10 @@ export async function readBundleManifest(dir: string): Promise<BundleManifest> {
   return { ...parsed.data, config, calibration };
 }
 
-/** Wraps an error of a dependency's loader so that every bundle error is a {@link ModelError} naming the file. */
-function wrap(file: string, error: unknown): ModelError {
-  if (error instanceof ModelError) return error;
-  const code = (error as { code?: unknown }).code;
-  const tensorProblem = code === 'MISSING_TENSOR' || code === 'TENSOR_SHAPE' || code === 'E_WEIGHTS' || code === 'E_SAFETENSORS_NAME';
-  return new ModelError(tensorProblem ? 'E_BUNDLE_TENSOR' : 'E_BUNDLE_IO', `${file}: ${(error as Error).message}`, { cause: error });
-}
-
 /**
- * Loads a bundle written by {@link saveBundle}: validates `model.json`, then every tensor's name
- * and shape before any weight is assigned.
+ * Loads a CP-LLM bundle written by {@link saveBundle}: validates `model.json`, then every tensor's
+ * name and shape before any weight is assigned. An LMM-VQA bundle is refused with a message
+ * pointing at {@link loadLmmVqaBundle}.
  * @throws ModelError `E_BUNDLE_CONFIG` / `E_BUNDLE_TENSOR` / `E_BUNDLE_IO` naming the field, tensor or file.
  */
 export async function loadBundle(dir: string, options: LoadBundleOptions = {}): Promise<LoadedBundle> {
@@ -321,15 +298,7 @@ async function loadTrainableWeights(model: CpLlm, path: string, label: string): 
   }
   try {
     const expected = bundleWeights(model);
-    for (const [name, tensor] of expected) {
-      if (!file.names.includes(name)) throw new ModelError('E_BUNDLE_TENSOR', `${label}: missing tensor '${name}' (expected shape ${shapeText(tensor.shape)})`);
-      const shape = file.info(name).shape;
-      if (!tf.util.arraysEqual(shape, tensor.shape)) {
-        throw new ModelError('E_BUNDLE_TENSOR', `${label}: tensor '${name}' has shape ${shapeText(shape)}, expected ${shapeText(tensor.shape)}`);
-      }
-    }
-    const unexpected = file.names.filter((name) => !expected.has(name));
-    if (unexpected.length > 0) throw new ModelError('E_BUNDLE_TENSOR', `${label}: unexpected tensor '${unexpected[0]}'${unexpected.length > 1 ? ` (and ${unexpected.length - 1} more)` : ''}`);
+    checkBundleTensors(file, expected, label);
     const head: Record<string, tf.Tensor> = {};
     try {
       for (const name of expected.keys()) {

@@ -35,7 +35,16 @@ export interface CpLlmConfig {
   readonly maxDescriptionTokens: number;
   /** Seed of every random initialiser. */
   readonly seed: number;
+  /**
+   * Which branches feed the head and the decoder: `both` (CP-LLM), or `context` / `pixel` only
+   * (the Table 4 ablations; the other branch's tokens are zeros and its encoder is not run).
+   */
+  readonly branches: CpLlmBranches;
 }
+
+/** Branches of {@link CpLlmConfig.branches}. */
+export const CP_LLM_BRANCHES = ['both', 'context', 'pixel'] as const;
+export type CpLlmBranches = (typeof CP_LLM_BRANCHES)[number];
 
 /** What {@link createCpLlmConfig} needs: the decoder config; everything else has the paper's default. */
 export type CpLlmConfigInit = Partial<Omit<CpLlmConfig, 'decoder' | 'lora' | 'head' | 'prompts'>> & {
@@ -62,7 +71,8 @@ export const CP_LLM_DEFAULTS = Object.freeze({
 
 const positiveInt = z.number().int().positive();
 
-const vitSchema = z.object({
+/** zod schema of a ViT config (shared by the CP-LLM and LMM-VQA bundle schemas). */
+export const vitConfigSchema = z.object({
   imageSize: positiveInt,
   patchSize: positiveInt,
   channels: positiveInt,
@@ -75,7 +85,8 @@ const vitSchema = z.object({
   classToken: z.boolean(),
 });
 
-const gemmaSchema = z.object({
+/** zod schema of a Gemma decoder config. */
+export const gemmaConfigSchema = z.object({
   modelType: z.enum(['gemma', 'gemma2']),
   vocabSize: positiveInt,
   hiddenSize: positiveInt,
@@ -97,6 +108,14 @@ const gemmaSchema = z.object({
   padTokenId: z.number().int().nonnegative().nullable(),
 });
 
+/** zod schema of a LoRA config. */
+export const loraConfigSchema = z.object({
+  r: positiveInt,
+  alpha: z.number().positive(),
+  dropout: z.number().min(0).lt(1),
+  targetModules: z.array(z.enum(Object.keys(GEMMA_LINEAR_MODULES) as [string, ...string[]])).min(1),
+});
+
 /** zod schema of a complete {@link CpLlmConfig} (as stored in a bundle's `model.json`). */
 export const cpLlmConfigSchema = z.object({
   m: positiveInt,
@@ -104,19 +123,15 @@ export const cpLlmConfigSchema = z.object({
   contextSize: positiveInt,
   patchSize: positiveInt,
   pixelFit: z.tuple([positiveInt, positiveInt]),
-  contextVit: vitSchema,
-  pixelVit: vitSchema,
-  decoder: gemmaSchema,
-  lora: z.object({
-    r: positiveInt,
-    alpha: z.number().positive(),
-    dropout: z.number().min(0).lt(1),
-    targetModules: z.array(z.enum(Object.keys(GEMMA_LINEAR_MODULES) as [string, ...string[]])).min(1),
-  }),
+  contextVit: vitConfigSchema,
+  pixelVit: vitConfigSchema,
+  decoder: gemmaConfigSchema,
+  lora: loraConfigSchema,
   head: z.object({ hidden: positiveInt.nullable(), pooling: z.enum(TOKEN_POOLINGS as unknown as [string, ...string[]]) }),
   prompts: z.object({ describe: z.string().min(1), compare: z.string().min(1) }),
   maxDescriptionTokens: positiveInt,
   seed: z.number().int().nonnegative(),
+  branches: z.enum(CP_LLM_BRANCHES).default('both'),
 });
 
 /** `a.b[0]: message; …` for every zod issue, with `where` in front. */
@@ -180,5 +195,6 @@ export function createCpLlmConfig(init: CpLlmConfigInit): CpLlmConfig {
     prompts: { ...CP_LLM_DEFAULTS.prompts, ...init.prompts },
     maxDescriptionTokens: init.maxDescriptionTokens ?? CP_LLM_DEFAULTS.maxDescriptionTokens,
     seed: init.seed ?? CP_LLM_DEFAULTS.seed,
+    branches: init.branches ?? 'both',
   });
 }

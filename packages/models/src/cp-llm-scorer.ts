@@ -2,7 +2,7 @@ import type { FeatureCache } from '@vqlm/encoders';
 import { IDENTITY_CALIBRATION, applyCalibration, levelFromScore, parseCalibration, type Calibration } from '@vqlm/heads';
 import { sampleViews, type SamplingStrategy } from '@vqlm/video-io';
 import { loadBundle, readBundleManifest } from './bundle.js';
-import { CpLlm, type VideoViews } from './cp-llm.js';
+import { CpLlm, type ScoreStage, type VideoViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
 import type { CompareResult, ScoreOptions, ScoreResult, Scorer } from './scorer.js';
 
@@ -61,8 +61,8 @@ export class CpLlmScorer implements Scorer {
     };
   }
 
-  private async scoreSampled(video: string, sampled: Sampled, description?: string): Promise<ScoreResult> {
-    const raw = await this.model.scoreViews(sampled.views, { cache: this.options.cache, frameIndices: sampled.frames.map((f) => f.index) });
+  private async scoreSampled(video: string, sampled: Sampled, description?: string, onStage?: (stage: ScoreStage, ms: number) => void): Promise<ScoreResult> {
+    const raw = await this.model.scoreViews(sampled.views, { cache: this.options.cache, frameIndices: sampled.frames.map((f) => f.index), onStage });
     const rawScore = raw.reduce((a, b) => a + b, 0) / raw.length;
     const score = applyCalibration(this.calibration, rawScore);
     return {
@@ -78,9 +78,21 @@ export class CpLlmScorer implements Scorer {
 
   async score(video: string, options: ScoreOptions = {}): Promise<ScoreResult> {
     const path = this.check('video', video);
+    const { onTiming } = options;
+    let start = performance.now();
     const sampled = await this.sample(path);
-    const description = options.describe ? await this.model.describeViews(sampled.views) : undefined;
-    return this.scoreSampled(path, sampled, description);
+    const decodeMs = performance.now() - start;
+    let describeMs: number | undefined;
+    let description: string | undefined;
+    if (options.describe) {
+      start = performance.now();
+      description = await this.model.describeViews(sampled.views);
+      describeMs = performance.now() - start;
+    }
+    const stages: Record<ScoreStage, number> = { context: 0, pixel: 0, head: 0 };
+    const result = await this.scoreSampled(path, sampled, description, onTiming ? (stage, ms) => (stages[stage] += ms) : undefined);
+    onTiming?.({ decodeMs, contextMs: stages.context, pixelMs: stages.pixel, headMs: stages.head, ...(describeMs === undefined ? {} : { describeMs }) });
+    return result;
   }
 
   async compare(a: string, b: string, options: ScoreOptions = {}): Promise<CompareResult> {

@@ -1,6 +1,7 @@
 import { expectNoTensorLeak, tf } from '@vqlm/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, tinyConfig, tinyTokenizer, useTestBackend } from './__fixtures__/tiny.js';
+import { bytes, useTestBackend } from './__fixtures__/tiny.js';
+import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { createCpLlmConfig } from './config.js';
 import { CpLlm, disposeCpLlmOutput, type CpLlmViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
@@ -11,7 +12,7 @@ const M = 2;
 
 beforeAll(async () => {
   await useTestBackend();
-  model = await CpLlm.create(tinyConfig(), { tokenizer: tinyTokenizer() });
+  model = await CpLlm.create(cpLlmPreset('micro'), { tokenizer: presetTokenizer('micro') });
 });
 afterAll(async () => {
   await model?.dispose();
@@ -29,7 +30,7 @@ const targets = (): number[][] => [
 
 describe('createCpLlmConfig', () => {
   it('fills in the paper defaults: M = 8, K = 8, 448 context, 224 patches, LoRA r = 4 on q/k/v', () => {
-    const config = createCpLlmConfig({ decoder: tinyConfig().decoder });
+    const config = createCpLlmConfig({ decoder: cpLlmPreset('micro').decoder });
     expect([config.m, config.k, config.contextSize, config.patchSize]).toEqual([8, 8, 448, 224]);
     expect(config.pixelFit).toEqual([540, 1080]);
     expect(config.lora).toMatchObject({ r: 4, targetModules: ['q_proj', 'k_proj', 'v_proj'] });
@@ -37,16 +38,16 @@ describe('createCpLlmConfig', () => {
   });
 
   it('names the bad field', () => {
-    expect(() => createCpLlmConfig({ decoder: tinyConfig().decoder, m: 0 })).toThrow(ModelError);
-    expect(() => createCpLlmConfig({ decoder: tinyConfig().decoder, m: 0 })).toThrow(/config\.m: /);
-    expect(() => createCpLlmConfig({ ...tinyConfig(), patchSize: 64 })).toThrow(/config\.pixelVit\.imageSize: must equal patchSize 64/);
+    expect(() => createCpLlmConfig({ decoder: cpLlmPreset('micro').decoder, m: 0 })).toThrow(ModelError);
+    expect(() => createCpLlmConfig({ decoder: cpLlmPreset('micro').decoder, m: 0 })).toThrow(/config\.m: /);
+    expect(() => createCpLlmConfig({ ...cpLlmPreset('micro'), patchSize: 64 })).toThrow(/config\.pixelVit\.imageSize: must equal patchSize 64/);
   });
 });
 
 describe('CpLlm.create', () => {
   it('builds and disposes every part without leaking', async () => {
     await expectNoTensorLeak(async () => {
-      const other = await CpLlm.create(tinyConfig({ seed: 8 }), { tokenizer: tinyTokenizer() });
+      const other = await CpLlm.create(cpLlmPreset('micro', { seed: 8 }), { tokenizer: presetTokenizer('micro') });
       expect(other.trainableVariables().length).toBe(model.trainableVariables().length);
       await other.dispose();
     });

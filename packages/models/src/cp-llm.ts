@@ -7,6 +7,16 @@ import { ModelError, shapeText } from './errors.js';
 import type { OnnxPixelTower } from './onnx-pixel-tower.js';
 
 /** One input of CP-LLM (Fig. 4a) for a batch of B videos. */
+
+/** A stage of {@link CpLlm.scoreViews} reported to `onStage`. */
+export type ScoreStage = 'context' | 'pixel' | 'head';
+
+/** Options of {@link CpLlm.scoreViews}. */
+export interface ScoreViewsOptions extends ContextEncodeOptions {
+  /** Called after each stage with its wall time in ms (the stage's result is waited for first). */
+  readonly onStage?: (stage: ScoreStage, ms: number) => void;
+}
+
 export interface CpLlmViews {
   /** Frozen context features `[B, M, Th, F]` from {@link CpLlm.encodeContext} (cacheable; no gradient). */
   readonly contextFeatures: tf.Tensor;
@@ -43,7 +53,7 @@ export interface CpLlmScores {
 /** Output of {@link CpLlm.forward}; the caller disposes the tensors ({@link disposeCpLlmOutput}). */
 export interface CpLlmOutput {
   readonly first: CpLlmScores;
-  /** Scores of the second input, or null when it was absent. */
+  /** Scores of the second input, or null when it was absent (rows whose second input is hidden score zero tokens: ignore them). */
   readonly second: CpLlmScores | null;
   /** Decoder logits `[B, T, V]` for the target tokens. */
   readonly logits: tf.Tensor3D;
@@ -77,6 +87,12 @@ export interface CreateCpLlmOptions {
   readonly decoder?: GemmaDecoder;
   /** A context encoder (e.g. an `OnnxContextEncoder` over SigLIP); default a frozen tfjs ViT from `config.contextVit`. Owned by the model. */
   readonly contextEncoder?: ContextEncoder;
+  /**
+   * Make the fresh random decoder's base weights trainable too (default false: only LoRA trains,
+   * as with a pretrained Gemma). For small decoders trained from scratch, like `vqlm-tiny`.
+   * Ignored when `decoder` is given.
+   */
+  readonly trainDecoderBase?: boolean;
 }
 
 /** A key-frame input of one video for scoring, as `@vqlm/video-io` `sampleViews` returns it. */
@@ -148,7 +164,7 @@ export class CpLlm {
       (await TfjsContextEncoder.create({ vit: new ViT(full.contextVit, { trainable: false, seed: seed + 11 }), imageSize: full.contextSize, outputDim: d, seed: seed + 12 }));
     const pixelEncoder = new PixelEncoder({ vit: full.pixelVit, outputDim: d, seed: seed + 13 });
     const head = new QualityHead({ dim: d, hidden: full.head.hidden ?? d, pooling: full.head.pooling, seed: seed + 14 });
-    const decoder = options.decoder ?? new GemmaDecoder(full.decoder, initGemmaWeights(full.decoder, createRng(seed + 15)));
+    const decoder = options.decoder ?? new GemmaDecoder(full.decoder, initGemmaWeights(full.decoder, createRng(seed + 15)), { trainBase: options.trainDecoderBase ?? false });
     // tidy: decoder-lora's LoraAdapter leaves its initial values undisposed (variables survive tidy).
     tf.tidy(() => {
       decoder.addLora(full.lora, seed + 16);
@@ -251,10 +267,55 @@ export class CpLlm {
     if (pixelDims.length !== 6 || expected.some((n, i) => pixelDims[i] !== n)) {
       throw new ModelError('E_MODEL_ARG', `${name}.pixel: expected shape ${shapeText(expected)}, got ${shapeText(pixelDims)}`);
     }
-    const flatPixel = views.pixel instanceof tf.Tensor ? tf.reshape(views.pixel, [b * m, k, p, p, 3]) : { data: views.pixel.data, dims: [b * m, k, p, p, 3] };
-    const pixel = tf.reshape(this.pixelEncoder.forward(flatPixel), [b, m, this.pixelEncoder.numTokens, this.dim]);
-    const context = tf.reshape(this.contextEncoder.project(tf.reshape(features, [b * m, th, f])), [b, m, th, this.dim]);
+    const branches = this.config.branches;
+    let pixel: tf.Tensor;
+    if (branches === 'context') {
+      pixel = tf.zeros([b, m, this.pixelEncoder.numTokens, this.dim]);
+    } else {
+      const flatPixel = views.pixel instanceof tf.Tensor ? tf.reshape(views.pixel, [b * m, k, p, p, 3]) : { data: views.pixel.data, dims: [b * m, k, p, p, 3] };
+      pixel = tf.reshape(this.pixelEncoder.forward(flatPixel), [b, m, this.pixelEncoder.numTokens, this.dim]);
+    }
+    const context = branches === 'pixel' ? tf.zeros([b, m, th, this.dim]) : tf.reshape(this.contextEncoder.project(tf.reshape(features, [b * m, th, f])), [b, m, th, this.dim]);
     return { context, pixel };
+  }
+
+  /**
+   * Tokens of the second inputs. Rows whose second input is hidden (single videos) are not
+   * encoded: the decoder never sees them, so they get zero tokens (their `second` scores are
+   * meaningless), which saves the encoders' work on the duplicated copy.
+   */
+  private secondTokens(views: CpLlmViews, b: number, visible: readonly boolean[]): { context: tf.Tensor; pixel: tf.Tensor } {
+    const rows = visible.flatMap((v, i) => (v ? [i] : []));
+    if (rows.length === b) return this.tokens('second', views, b);
+    const features = views?.contextFeatures;
+    const pixelDims = views?.pixel ? dimsOf(views.pixel) : [];
+    if (!(features instanceof tf.Tensor) || features.rank !== 4 || features.shape[0] !== b || pixelDims.length !== 6 || pixelDims[0] !== b) {
+      return this.tokens('second', views, b); // reports the shape error
+    }
+    const m = features.shape[1] as number;
+    const zeros = (n: number): tf.Tensor => tf.zeros([1, m, n, this.dim]);
+    if (rows.length === 0) {
+      return { context: tf.tile(zeros(this.contextEncoder.numTokens), [b, 1, 1, 1]), pixel: tf.tile(zeros(this.pixelEncoder.numTokens), [b, 1, 1, 1]) };
+    }
+    const index = tf.tensor1d(rows, 'int32');
+    const rowFeatures = tf.gather(features, index);
+    let rowPixel: U8Batch | tf.Tensor;
+    if (views.pixel instanceof tf.Tensor) {
+      rowPixel = tf.gather(views.pixel, index);
+    } else {
+      const source = views.pixel.data;
+      const size = pixelDims.slice(1).reduce((x, y) => x * y, 1);
+      const data = new Uint8Array(rows.length * size);
+      rows.forEach((row, i) => data.set(source.subarray(row * size, (row + 1) * size), i * size));
+      rowPixel = { data, dims: [rows.length, ...pixelDims.slice(1)] };
+    }
+    const tokens = this.tokens('second', { contextFeatures: rowFeatures, pixel: rowPixel }, rows.length);
+    // Row r of the batch takes row slot[r] of [tokens of the visible rows; one zero row].
+    const slot = tf.tensor1d(visible.map((v, i) => (v ? rows.indexOf(i) : rows.length)), 'int32');
+    return {
+      context: tf.gather(tf.concat([tokens.context, zeros(this.contextEncoder.numTokens)], 0), slot),
+      pixel: tf.gather(tf.concat([tokens.pixel, zeros(this.pixelEncoder.numTokens)], 0), slot),
+    };
   }
 
   private scores(context: tf.Tensor, pixel: tf.Tensor): CpLlmScores {
@@ -318,7 +379,7 @@ export class CpLlm {
     const visible = this.visibility(b, hasSecond, input.secondVisible);
     return tf.tidy(() => {
       const firstTokens = this.tokens('first', input.first, b);
-      const secondTokens = hasSecond ? this.tokens('second', input.second, b) : null;
+      const secondTokens = hasSecond ? this.secondTokens(input.second, b, visible) : null;
       if (secondTokens && secondTokens.context.shape[1] !== firstTokens.context.shape[1]) {
         throw new ModelError('E_MODEL_ARG', `second.contextFeatures: expected M = ${firstTokens.context.shape[1]} as in first, got ${shapeText(secondTokens.context.shape)}`);
       }
@@ -330,6 +391,20 @@ export class CpLlm {
       const logits = this.decoder.forward({ prefixEmbeddings: embeddings, prefixMask: mask, tokenIds: ids, training: input.training ?? false });
       return { first, second, logits } as unknown as tf.TensorContainer;
     }) as unknown as CpLlmOutput;
+  }
+
+  /**
+   * Raw per-key-frame scores of a batch without running the decoder (for evaluation on cached
+   * views). Runs inside your `tf.tidy` or dispose the result.
+   * @returns `[B, M]`
+   * @throws ModelError `E_MODEL_ARG` naming the view and both shapes.
+   */
+  frameScores(views: CpLlmViews): tf.Tensor2D {
+    this.assertLive();
+    return tf.tidy(() => {
+      const tokens = this.tokens('views', views, null);
+      return this.head.frameScores(tokens.context, tokens.pixel) as tf.Tensor2D;
+    });
   }
 
   private checkViews(name: string, views: VideoViews): { context: U8Batch; pixel: U8Batch } {
@@ -352,32 +427,51 @@ export class CpLlm {
   /**
    * Raw per-frame scores of one video (no decoder run).
    * @param views context `[M, S, S, 3]` and pixel `[M, K, P, P, 3]` views, uint8
+   * @param options feature cache keys, and `onStage` to time the context encoder (frozen tower +
+   *   projector), pixel encoder and head; each stage is waited for before the next starts when
+   *   `onStage` is given (otherwise nothing is synchronised)
    * @returns M raw frame scores (map to MOS with the bundle's calibration)
    */
-  async scoreViews(views: VideoViews, options: ContextEncodeOptions = {}): Promise<number[]> {
+  async scoreViews(views: VideoViews, options: ScoreViewsOptions = {}): Promise<number[]> {
     this.assertLive();
     const batch = this.checkViews('views', views);
+    const { onStage } = options;
+    const { patchSize: p, k, branches } = this.config;
+    const m = batch.context.dims[1];
+    const th = this.contextEncoder.numTokens;
+    const f = this.contextEncoder.featureDim;
+    const tl = this.pixelEncoder.numTokens;
+    const done = async (stage: ScoreStage, start: number, tensor: tf.Tensor): Promise<void> => {
+      if (!onStage) return;
+      await tensor.data();
+      onStage(stage, performance.now() - start);
+    };
+    let start = performance.now();
     const features = await this.encodeContext(batch.context, options);
-    const onnxPixel = this.pixelTower ? await this.onnxPixelTokens(this.pixelTower, batch.pixel).catch((error: unknown) => {
-      features.dispose();
-      throw error;
-    }) : null;
+    let context: tf.Tensor;
     try {
-      const scores = tf.tidy(() => {
-        if (onnxPixel) {
-          const [, m, th, f] = features.shape as [number, number, number, number];
-          const context = tf.reshape(this.contextEncoder.project(tf.reshape(features, [m, th, f])), [1, m, th, this.dim]);
-          return this.head.frameScores(context, onnxPixel);
-        }
-        const tokens = this.tokens('views', { contextFeatures: features, pixel: batch.pixel }, 1);
-        return this.head.frameScores(tokens.context, tokens.pixel);
-      });
-      const values = Array.from(await scores.data());
-      scores.dispose();
-      return values;
+      context = tf.tidy(() => (branches === 'pixel' ? tf.zeros([1, m, th, this.dim]) : tf.reshape(this.contextEncoder.project(tf.reshape(features, [m, th, f])), [1, m, th, this.dim])));
     } finally {
       features.dispose();
-      onnxPixel?.dispose();
+    }
+    let pixel: tf.Tensor | null = null;
+    try {
+      await done('context', start, context);
+      start = performance.now();
+      if (branches === 'context') pixel = tf.zeros([1, m, tl, this.dim]);
+      else if (this.pixelTower) pixel = await this.onnxPixelTokens(this.pixelTower, batch.pixel);
+      else pixel = tf.tidy(() => tf.reshape(this.pixelEncoder.forward({ data: batch.pixel.data, dims: [m, k, p, p, 3] }), [1, m, tl, this.dim]));
+      await done('pixel', start, pixel);
+      start = performance.now();
+      const tokens = pixel;
+      const scores = tf.tidy(() => this.head.frameScores(context, tokens));
+      const values = Array.from(await scores.data());
+      scores.dispose();
+      onStage?.('head', performance.now() - start);
+      return values;
+    } finally {
+      context.dispose();
+      pixel?.dispose();
     }
   }
 

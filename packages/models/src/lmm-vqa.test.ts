@@ -1,7 +1,8 @@
 import { vitConfig } from '@vqlm/encoders';
 import { expectNoTensorLeak, tf } from '@vqlm/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, tinyConfig, tinyTokenizer, useTestBackend } from './__fixtures__/tiny.js';
+import { bytes, useTestBackend } from './__fixtures__/tiny.js';
+import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { ModelError } from './errors.js';
 import { LmmVqa, createLmmVqaConfig, lmmVqaAnswer, parseLmmVqaAnswer } from './lmm-vqa.js';
 
@@ -14,11 +15,11 @@ beforeAll(async () => {
     m: 2,
     spatialVit: vitConfig('micro', { numLayers: 1 }),
     temporal: { numFrames: 4, imageSize: 16, tubeletFrames: 2, patchSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpDim: 32 },
-    decoder: tinyConfig().decoder,
+    decoder: cpLlmPreset('micro').decoder,
     prompt: 'describe the quality of this video.',
     seed: 1,
   });
-  model = new LmmVqa(config, { tokenizer: tinyTokenizer() });
+  model = new LmmVqa(config, { tokenizer: presetTokenizer('micro') });
 });
 
 afterAll(() => model?.dispose());
@@ -69,6 +70,6 @@ describe('LmmVqa', () => {
     expect(() => model.forward({ ...input(1), frames: { data: new Uint8Array(0), dims: [B, 3, 32, 32, 3] } })).toThrow(ModelError);
     expect(() => model.forward({ ...input(1), frames: { data: new Uint8Array(0), dims: [B, 3, 32, 32, 3] } })).toThrow(/frames: expected shape \[2, 2, 32, 32, 3\], got \[2, 3, 32, 32, 3\]/);
     expect(() => model.forward({ ...input(1), clip: { data: new Uint8Array(0), dims: [B, 8, 16, 16, 3] } })).toThrow(/clip: expected shape \[2, 4, 16, 16, 3\], got \[2, 8, 16, 16, 3\]/);
-    expect(() => createLmmVqaConfig({ decoder: tinyConfig().decoder, m: 0 })).toThrow(/config\.m: expected an integer ≥ 1, got 0/);
+    expect(() => createLmmVqaConfig({ decoder: cpLlmPreset('micro').decoder, m: 0 })).toThrow(/config\.m: expected an integer ≥ 1, got 0/);
   });
 });

@@ -6,11 +6,13 @@ import { applyCalibration } from '@vqlm/heads';
 import { tf } from '@vqlm/runtime';
 import { resolveBinaries } from '@vqlm/video-io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tinyConfig, tinyTokenizer, useTestBackend } from './__fixtures__/tiny.js';
+import { useTestBackend } from './__fixtures__/tiny.js';
+import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { saveBundle } from './bundle.js';
 import { createScorer } from './cp-llm-scorer.js';
 import { CpLlm } from './cp-llm.js';
 import { ModelError } from './errors.js';
+import type { ScoreTiming } from './scorer.js';
 
 let dir: string;
 let sharp: string;
@@ -31,7 +33,7 @@ beforeAll(async () => {
   sharp = makeClip(join(dir, 'sharp.mp4'));
   blurred = makeClip(join(dir, 'blurred.mp4'), 'gblur=sigma=6');
   // pixelFit [32, 64]: the 128×64 frame becomes 64×32, two disjoint 32² patches.
-  model = await CpLlm.create(tinyConfig(), { tokenizer: tinyTokenizer() });
+  model = await CpLlm.create(cpLlmPreset('micro'), { tokenizer: presetTokenizer('micro') });
 });
 afterAll(async () => {
   await model?.dispose();
@@ -58,6 +60,29 @@ describe('Scorer', () => {
     const meanPerFrame = first.perFrame.reduce((a, b) => a + b, 0) / first.perFrame.length;
     expect(first.perFrame.every((s) => s > 1 && s < 5)).toBe(true);
     expect(first.score).toBeCloseTo(meanPerFrame, 6);
+    await scorer.dispose();
+  });
+
+  it('reports the time of each stage with onTiming, giving the same result as without', async () => {
+    const scorer = await createScorer(model, { calibration });
+    const plain = await scorer.score(sharp, { describe: true });
+    const timings: ScoreTiming[] = [];
+    const before = tf.memory().numTensors;
+    const timed = await scorer.score(sharp, { describe: true, onTiming: (t) => timings.push(t) });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(timed).toEqual(plain);
+    expect(timings).toHaveLength(1);
+    const [t] = timings;
+    expect(Object.keys(t ?? {}).sort()).toEqual(['contextMs', 'decodeMs', 'describeMs', 'headMs', 'pixelMs']);
+    for (const ms of Object.values(t ?? {})) {
+      expect(typeof ms).toBe('number');
+      expect(ms).toBeGreaterThan(0);
+    }
+    // Decoding runs ffmpeg: it cannot be faster than the head on two frames.
+    expect(t?.decodeMs).toBeGreaterThan(t?.headMs ?? Infinity);
+    const without: ScoreTiming[] = [];
+    await scorer.score(sharp, { onTiming: (x) => without.push(x) });
+    expect(without[0]?.describeMs).toBeUndefined();
     await scorer.dispose();
   });
 

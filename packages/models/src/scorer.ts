@@ -31,10 +31,29 @@ export interface CompareResult {
   readonly description?: string;
 }
 
+/** Wall time (ms) of each stage of one {@link Scorer.score} call. */
+export interface ScoreTiming {
+  /** Decoding the key frames and making both views (`@vqlm/video-io` `sampleViews`). */
+  readonly decodeMs: number;
+  /** Context encoder: frozen tower (tfjs or ONNX Runtime) and projector. */
+  readonly contextMs: number;
+  /** Pixel encoder: ViT (tfjs or ONNX Runtime), projector, mean over K. */
+  readonly pixelMs: number;
+  /** Quality head on the visual tokens. */
+  readonly headMs: number;
+  /** Description generation (with `describe`; it runs the tfjs visual-token pass again for the decoder prefix), else absent. */
+  readonly describeMs?: number;
+}
+
 /** Per-call options of a {@link Scorer}. */
 export interface ScoreOptions {
   /** Also generate a description (greedy; slower). Default false. */
   readonly describe?: boolean;
+  /**
+   * Called once per scored video with the time of each stage (`score` only). Timing waits for
+   * each stage's result before the next starts, so leave it unset when you do not need it.
+   */
+  readonly onTiming?: (timing: ScoreTiming) => void;
 }
 
 /**

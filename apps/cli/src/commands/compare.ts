@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { CommandModule } from '../command.js';
 import { printJson } from '../output.js';
-import { formatScore, openScorer, scoreRecord } from './score.js';
+import { MODEL_OPTION_HELP, openScorer } from '../model.js';
+import { formatScore, scoreRecord } from './score.js';
 
 interface CompareFlags {
   model?: string;
@@ -18,7 +19,7 @@ export const compareCommand: CommandModule = {
       .description('score two videos with a model bundle and say which is better')
       .argument('<a>', 'first video')
       .argument('<b>', 'second video')
-      .option('--model <bundle>', 'model bundle directory (required: no default model ships yet)')
+      .option('--model <bundle>', MODEL_OPTION_HELP)
       .option("--describe", "also generate the model's comparison of the pair")
       .option('--json', 'one JSON object: {a, b, difference, better, description?}')
       .action(async (a: string, b: string, flags: CompareFlags) => {

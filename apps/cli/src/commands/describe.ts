@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CommandModule } from '../command.js';
 import { printJson } from '../output.js';
-import { openScorer } from './score.js';
+import { MODEL_OPTION_HELP, openScorer } from '../model.js';
 
 interface DescribeFlags {
   model?: string;
@@ -16,7 +16,7 @@ export const describeCommand: CommandModule = {
       .command('describe')
       .description("the model's description of a video's quality (greedy, deterministic)")
       .argument('<video>', 'video file')
-      .option('--model <bundle>', 'model bundle directory (required: no default model ships yet)')
+      .option('--model <bundle>', MODEL_OPTION_HELP)
       .option('--json', 'one JSON object: {path, description}')
       .action(async (video: string, flags: DescribeFlags) => {
         const scorer = await openScorer(flags.model);

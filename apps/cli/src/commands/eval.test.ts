@@ -72,9 +72,17 @@ describe('vqlm eval', () => {
     expect(lines[1]).toBe('vqlm: 1 of 3 entries failed [E_EVAL_FAILED]');
   });
 
-  it('needs --model', async () => {
-    const { code, stderr } = await runCli(['eval', '--manifest', join(dir, 'manifest.jsonl')]);
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/^vqlm: --model <bundle> is required: no default model ships yet/);
+  it('uses the default model (VQLM_MODEL) without --model', async () => {
+    const saved = process.env.VQLM_MODEL;
+    process.env.VQLM_MODEL = bundle;
+    try {
+      const implicit = await runCli(['eval', '--manifest', join(dir, 'manifest.jsonl'), '--json']);
+      const explicit = await runCli(['eval', '--manifest', join(dir, 'manifest.jsonl'), '--model', bundle, '--json']);
+      expect(implicit.code).toBe(0);
+      expect(implicit.stdout).toBe(explicit.stdout);
+    } finally {
+      if (saved === undefined) delete process.env.VQLM_MODEL;
+      else process.env.VQLM_MODEL = saved;
+    }
   });
 });

@@ -3,6 +3,7 @@ import { compareCommand } from './compare.js';
 import { corpusCommand } from './corpus.js';
 import { describeCommand } from './describe.js';
 import { evalCommand } from './eval.js';
+import { flipRateCommand } from './flip-rate.js';
 import { framesCommand } from './frames.js';
 import { metricsCommand } from './metrics.js';
 import { probeCommand } from './probe.js';
@@ -10,4 +11,4 @@ import { scoreCommand } from './score.js';
 import { variantsCommand } from './variants.js';
 
 /** Every `vqlm` sub-command, in the order `--help` lists them. */
-export const commands: readonly CommandModule[] = [corpusCommand, probeCommand, framesCommand, variantsCommand, metricsCommand, scoreCommand, compareCommand, describeCommand, evalCommand];
+export const commands: readonly CommandModule[] = [corpusCommand, probeCommand, framesCommand, variantsCommand, metricsCommand, scoreCommand, compareCommand, describeCommand, evalCommand, flipRateCommand];

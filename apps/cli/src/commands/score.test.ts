@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, makeTestClip, removeTempDir, runCli } from '../__fixtures__/run-cli.js';
 import { makeTinyBundle } from '../__fixtures__/tiny-bundle.js';
+import { modelSearch } from '../model.js';
 
 let dir: string;
 let bundle: string;
@@ -60,12 +61,20 @@ describe('vqlm score', () => {
     expect(errors[1]).toMatch(/^vqlm: 1 of 2 videos failed/);
   });
 
-  it('says in one line that --model is required', async () => {
-    const { code, stdout, stderr } = await runCli(['score', clip]);
-    expect(code).toBe(1);
-    expect(stdout).toBe('');
-    expect(stderr).toMatch(/^vqlm: --model <bundle> is required: no default model ships yet.*\n$/);
-    expect(stderr.trim().split('\n')).toHaveLength(1);
+  it('says in one line that a model is needed when none is given or found', async () => {
+    const saved = process.env.VQLM_MODEL;
+    delete process.env.VQLM_MODEL;
+    modelSearch.from = [dir];
+    try {
+      const { code, stdout, stderr } = await runCli(['score', clip]);
+      expect(code).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(/^vqlm: no model bundle: --model was not given.*pass --model <bundle>.*\[E_NO_MODEL\]\n$/);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      modelSearch.from = undefined;
+      if (saved !== undefined) process.env.VQLM_MODEL = saved;
+    }
   });
 });
 
@@ -94,8 +103,5 @@ describe('vqlm compare and describe', () => {
     const scored = JSON.parse((await runCli(['score', clip, '--model', bundle, '--describe', '--json'])).stdout) as { description: string };
     expect(described.description).toBe(scored.description);
     expect((await runCli(['describe', clip, '--model', bundle])).stdout).toBe(`${described.description}\n`);
-    const missing = await runCli(['describe', clip]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^vqlm: --model <bundle> is required/);
   });
 });

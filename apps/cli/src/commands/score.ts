@@ -1,24 +1,9 @@
 import type { Command } from 'commander';
-import type { Scorer, ScoreResult } from '@vqlm/models';
+import type { ScoreResult } from '@vqlm/models';
 import { CliError, formatError } from '../cli-error.js';
 import type { CommandModule } from '../command.js';
+import { MODEL_OPTION_HELP, openScorer } from '../model.js';
 import { createProgress, printJson } from '../output.js';
-
-/** The one line printed when `--model` is missing (no default model ships yet). */
-export const MODEL_REQUIRED =
-  '--model <bundle> is required: no default model ships yet (pass a bundle directory written by saveBundle or vqlm-train)';
-
-/**
- * Opens a scorer on the bundle directory `model` (tfjs backend chosen by
- * `initBackend`: `VQLM_BACKEND`, else tfjs-node-gpu → tfjs-node → wasm → cpu).
- * `@vqlm/models` is imported lazily so commands without a model start fast.
- */
-export async function openScorer(model: string | undefined): Promise<Scorer> {
-  if (model === undefined || model.length === 0) throw new CliError(MODEL_REQUIRED, 'E_NO_MODEL');
-  const [{ initBackend }, { createScorer }] = await Promise.all([import('@vqlm/runtime'), import('@vqlm/models')]);
-  await initBackend({ log: () => undefined });
-  return createScorer(model);
-}
 
 /** The JSON / printed shape of one scored video. */
 export function scoreRecord(result: ScoreResult): { path: string; score: number; level: string; perFrame: number[]; description?: string } {
@@ -52,7 +37,7 @@ export const scoreCommand: CommandModule = {
       .command('score')
       .description('score videos (1–5 MOS scale) with a model bundle; bad videos are reported and skipped')
       .argument('<video...>', 'video files')
-      .option('--model <bundle>', 'model bundle directory (required: no default model ships yet)')
+      .option('--model <bundle>', MODEL_OPTION_HELP)
       .option('--describe', 'also generate a description of each video (slower)')
       .option('--json', 'one JSON object per video per line: {path, score, level, perFrame, description?}')
       .action(async (videos: string[], flags: ScoreFlags) => {

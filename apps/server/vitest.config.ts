@@ -1,0 +1,3 @@
+import { vqlmVitest } from '@vqlm/tooling/vitest';
+
+export default vqlmVitest();

@@ -1,0 +1,3 @@
+import { vqlmEslint } from '@vqlm/tooling/eslint';
+
+export default vqlmEslint(import.meta.dirname);

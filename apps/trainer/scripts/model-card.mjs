@@ -1,0 +1,116 @@
+// Writes models/vqlm-tiny/MODEL_CARD.md from the held-out evaluation of train-default.mjs.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const f3 = (x) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(3));
+const pct = (x) => `${(100 * x).toFixed(1)} %`;
+
+function countBy(manifest, split) {
+  const entries = manifest.filter((e) => e.split === split);
+  const sources = [...new Set(entries.map((e) => e.sourceId))].sort();
+  const ladders = new Set(entries.map((e) => e.referenceId ?? e.sourceId)).size;
+  return { sources, ladders, videos: entries.length };
+}
+
+export async function writeModelCard({ modelDir, evaluation, summary, manifest, trainConfig }) {
+  const train = countBy(manifest, 'train');
+  const val = countBy(manifest, 'val');
+  const test = countBy(manifest, 'test');
+  const flip = (diff) => evaluation.flipByCrfDiff.find((b) => b.diff === diff);
+  const target = (diff, limit) => {
+    const b = flip(diff);
+    return b?.rate === null || b?.rate === undefined ? 'n/a' : `${f3(b.rate)} (${b.flips}/${b.pairs} pairs) — target ≤ ${limit}: ${b.rate <= limit ? 'met' : 'NOT met'}`;
+  };
+  const m = trainConfig.model;
+  const t = trainConfig.train;
+  const d = evaluation.descriptions;
+  const text = `# vqlm-tiny
+
+The default model of vqlm: a small **CP-LLM** (context encoder + pixel encoder → quality head and a
+LoRA-tuned decoder) trained in this repository by one command, \`pnpm train:default\`, seeded, on
+compression variants of seven real clips. \`vqlm score <video>\` uses it when no \`--model\` is given.
+
+## What it is
+
+| part | setting |
+|---|---|
+| key frames M, patches per frame K | ${m.m}, ${m.k} |
+| context view | ${m.contextSize}² whole frame → frozen ViT (${m.contextVit.numLayers} layer, width ${m.contextVit.hiddenSize}, patch ${m.contextVit.patchSize}; **random weights, not pretrained**) + trained projector |
+| pixel view | ${m.k} patches of ${m.patchSize}² cut at native scale from the frame fitted into ${m.pixelFit[0]}×${m.pixelFit[1]} → trained ViT (${m.pixelVit.numLayers} layers, width ${m.pixelVit.hiddenSize}, patch ${m.pixelVit.patchSize}) |
+| decoder | Gemma-style, ${m.decoder.numHiddenLayers} layers, width D = ${m.decoder.hiddenSize}, vocabulary ${m.decoder.vocabSize} (WordPiece built from the training descriptions); trained from scratch with LoRA rank ${m.lora?.r ?? 4} on q/k/v |
+| quality head | 2-layer MLP (hidden ${m.head.hidden}) per key frame; the video score is the mean |
+| calibration | ${summary.calibration.kind} map from the raw score to MOS 1–5, fitted on the training split |
+| engines | tfjs (training, any backend) and ONNX Runtime (both vision towers exported; used by \`vqlm score\`) |
+
+Training: Adam, lr ${t.lr}, batch ${t.batchSize} items, ${t.epochs} epochs (${summary.steps} steps), half single
+videos (MSE to the pseudo-MOS) and half pairs of variants of one segment (ranking hinge), every item
+also trained on its description (token cross-entropy); equal loss weights, as in the paper. The
+paper's learning rate is 1e-4 for a pretrained model; this one starts from random weights and uses
+${t.lr}. Seed ${trainConfig.seed}.
+
+## Data
+
+Built by \`vqlm corpus build\` from \`../shared/corpus/sources/\` (7 clips: CGI meadow, CGI snow,
+silent film street scene, airliner, handheld indoor scene, cockatoo close-up, indoor plant), cut
+into 2 s segments, each encoded with H.264 (libx264, preset medium) at CRF 15, 17, …, 51
+(19 levels). Labels: VMAF v0.6.1 of each variant against its segment, mapped to a pseudo-MOS
+(\`1 + 4·VMAF/100\`, forced non-increasing along the ladder); descriptions generated from the
+recipe, the full-reference scores and the level (\`@vqlm/datasets\` \`describeVariant\`).
+Split by source, so no frame of a held-out source is seen in training:
+
+| split | sources | segments | videos |
+|---|---|---|---|
+| train | ${train.sources.join(', ')} | ${train.ladders} | ${train.videos} |
+| validation (model selection, plots) | ${val.sources.join(', ')} | ${val.ladders} | ${val.videos} |
+| test (held out; the numbers below) | ${test.sources.join(', ')} | ${test.ladders} | ${test.videos} |
+
+## Results on the held-out source${evaluation.heldOutSources.length > 1 ? 's' : ''} (${evaluation.heldOutSources.join(', ')}; ${evaluation.videos} variants in ${evaluation.ladders} ladders)
+
+Scored with the shipped bundle through the public \`Scorer\` (\`@vqlm/models\`), the same path as
+\`vqlm score\`; numbers from \`eval.json\` beside this card.
+
+| measure | value |
+|---|---|
+| flip rate at CRF difference 4 | ${target(4, 0.069)} |
+| flip rate at CRF difference 10 | ${target(10, 0.021)} |
+| SRCC against VMAF | ${f3(evaluation.srccVsVmaf)} — target ≥ 0.85: ${evaluation.srccVsVmaf >= 0.85 ? 'met' : 'NOT met'} |
+| PLCC against VMAF (after a 4-parameter logistic fit) | ${f3(evaluation.plccVsVmaf)} |
+| SRCC against the pseudo-MOS | ${f3(evaluation.srccVsPseudoMos)} |
+| descriptions naming the distortion (H.264) | ${pct(d.namesH264)} |
+| descriptions whose CRF is within ±4 of the true one | ${pct(d.crfWithin4)} |
+| descriptions with the right quality word | ${pct(d.rightLevelWord)} |
+
+Flip rate by CRF difference (a pair of variants of one segment is flipped when the higher CRF
+scores higher; ties count as flips):
+
+| CRF difference | ${evaluation.flipByCrfDiff.map((b) => b.diff).join(' | ')} |
+|---|${evaluation.flipByCrfDiff.map(() => '---').join('|')}|
+| pairs | ${evaluation.flipByCrfDiff.map((b) => b.pairs).join(' | ')} |
+| flip rate | ${evaluation.flipByCrfDiff.map((b) => f3(b.rate)).join(' | ')} |
+
+CP-LLM reports 0.069 at CRF difference 4 on LSVQ-1080p; the targets above are that figure and
+0.021 at difference 10.
+
+Example descriptions (greedy decoding):
+
+${d.examples.map((e) => `- CRF ${e.crf}: “${e.description}”`).join('\n')}
+
+Time of \`pnpm train:default\` on this run: corpus ${evaluation.timings.corpusMs ? `${(evaluation.timings.corpusMs / 60000).toFixed(1)} min` : 'reused'}, training ${evaluation.timings.trainMs ? `${(evaluation.timings.trainMs / 60000).toFixed(1)} min` : 'reused'}, held-out evaluation ${(evaluation.timings.evalMs / 60000).toFixed(1)} min, on the 2-core CI machine (tfjs wasm backend).
+
+## Limits
+
+- **No pretrained encoders or language model.** The context tower is a random frozen ViT, so the
+  "context" branch carries little semantic information; the decoder learned its language from
+  about ${train.videos} generated descriptions. It writes template sentences, and the numbers in them
+  (VMAF, PSNR, SSIM, CRF) are guesses of a small model, not measurements.
+- **Tiny corpus, one distortion.** Seven clips, H.264 only, 2 s segments, at most 1280×720. It has
+  not seen blur, noise, scaling, other codecs, camera shake, HDR, gaming or UGC artefacts, and one
+  held-out source is a thin basis for any claim about new content.
+- **No human MOS.** Targets are VMAF-derived pseudo-MOS; the 1–5 score is calibrated to that scale,
+  not to human opinion. Use it to rank variants of the same content; do not compare its scores
+  across very different content, and fine-tune on a human-rated set (LSVQ, KoNViD-1k …) with
+  \`vqlm-train\` before drawing conclusions about perceived quality.
+- Trained on CPU with the tfjs wasm backend; deterministic for a given seed and backend.
+`;
+  await writeFile(join(modelDir, 'MODEL_CARD.md'), text);
+}

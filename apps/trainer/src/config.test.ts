@@ -1,0 +1,40 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadTrainConfig, parseTrainConfig } from './config.js';
+import { TrainerError } from './errors.js';
+
+describe('trainConfigSchema', () => {
+  it("fills in CP-LLM's settings: M = K = 8, 448/224 views, LoRA rank 4 on q/k/v, equal weights, Adam at 1e-4, a mix of pairs", () => {
+    const config = parseTrainConfig({ data: { manifest: 'm.jsonl' } }, '/base');
+    expect(config.data.manifest).toBe('/base/m.jsonl');
+    expect(config.model).toMatchObject({ m: 8, k: 8, contextSize: 448, patchSize: 224, pixelFit: [540, 1080], branches: 'both', lora: { r: 4, alpha: 4, targetModules: ['q_proj', 'k_proj', 'v_proj'] } });
+    expect(config.model.contextVit.preset).toBe('siglip-so400m-448');
+    expect(config.train).toMatchObject({ optimizer: 'adam', lr: 1e-4, pairRatio: 0.5, lossWeights: { mse: 1, rank: 1, ce: 1 }, freeze: { decoderBase: true, lora: false, pixelEncoder: false } });
+    expect(config.output.dir).toBe('/base/runs/cp-llm');
+  });
+
+  it('names every bad field', () => {
+    const bad = () => parseTrainConfig({ data: { manifest: 'm' }, train: { lr: -1, pairRatio: 2 }, model: { lora: { r: 0 } }, extra: 1 });
+    expect(bad).toThrow(TrainerError);
+    expect(bad).toThrow(/config.train.lr: .*config.train.pairRatio: .*/s);
+    expect(() => parseTrainConfig({ data: { manifest: 'm' }, model: { pixelVit: { preset: 'huge' } } })).toThrow(/model.pixelVit.preset: unknown ViT preset "huge"/);
+    expect(() => parseTrainConfig({ data: { manifest: 'm', ratios: { train: 0.5, val: 0.1, test: 0.1 } } })).toThrow(/data.ratios: must sum to 1/);
+    expect(() => parseTrainConfig({ data: { manifest: 'm' }, model: { decoder: { checkpoint: 'gemma' } } })).toThrow(/model.decoder.tokenizer: required/);
+    expect(() => parseTrainConfig({ data: {} })).toThrow(/config.data.manifest: Required/);
+  });
+
+  it('names a config file that is missing or not JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vqlm-config-'));
+    try {
+      await expect(loadTrainConfig(join(dir, 'none.json'))).rejects.toThrow(/none.json: cannot read \(ENOENT\)/);
+      await writeFile(join(dir, 'bad.json'), '{ nope');
+      await expect(loadTrainConfig(join(dir, 'bad.json'))).rejects.toThrow(/bad.json: not JSON/);
+      await writeFile(join(dir, 'ok.json'), JSON.stringify({ data: { manifest: 'corpus/manifest.jsonl' } }));
+      expect((await loadTrainConfig(join(dir, 'ok.json'))).data.manifest).toBe(join(dir, 'corpus', 'manifest.jsonl'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,229 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { CP_LLM_DEFAULTS } from '@vqlm/models';
+import { z } from 'zod';
+import { TrainerError } from './errors.js';
+
+const positiveInt = z.number().int().positive();
+const VIT_PRESETS = ['micro', 'tiny', 'small', 'base', 'siglip-so400m-224', 'siglip-so400m-448'] as const;
+
+/** A ViT by preset name plus any field to change (see `@vqlm/encoders` `vitConfig`). */
+const vitSchema = z
+  .object({
+    preset: z.string().min(1),
+    imageSize: positiveInt.optional(),
+    patchSize: positiveInt.optional(),
+    hiddenSize: positiveInt.optional(),
+    numLayers: positiveInt.optional(),
+    numHeads: positiveInt.optional(),
+    mlpDim: positiveInt.optional(),
+    gelu: z.enum(['exact', 'tanh']).optional(),
+    classToken: z.boolean().optional(),
+  })
+  .strict();
+
+/** The decoder: a user's Gemma checkpoint, or a small random one trained from scratch. */
+const decoderSchema = z
+  .object({
+    /** Directory of a Hugging Face Gemma checkpoint (config.json + safetensors); with `tokenizer`. */
+    checkpoint: z.string().min(1).optional(),
+    /** A `tokenizer.json` (with its tokenizer_config.json beside it); default: a WordPiece vocabulary built from the training descriptions. */
+    tokenizer: z.string().min(1).optional(),
+    /** Vocabulary size of the built tokenizer and the random decoder. */
+    vocabSize: positiveInt.default(512),
+    hiddenSize: positiveInt.default(64),
+    intermediateSize: positiveInt.default(128),
+    numHiddenLayers: positiveInt.default(2),
+    numAttentionHeads: positiveInt.default(4),
+    numKeyValueHeads: positiveInt.default(1),
+    headDim: positiveInt.default(16),
+  })
+  .strict();
+
+/** What each part does during training. The context tower is always frozen (its features are cached). */
+const freezeSchema = z
+  .object({
+    contextProjector: z.boolean().default(false),
+    pixelEncoder: z.boolean().default(false),
+    head: z.boolean().default(false),
+    /** LoRA adapters (the paper trains them). */
+    lora: z.boolean().default(false),
+    /** The decoder's base weights: frozen in the paper (pretrained Gemma); train them when the decoder starts from random weights. */
+    decoderBase: z.boolean().default(true),
+  })
+  .strict();
+
+/** The training config of `vqlm-train` (JSON). Paper = CP-LLM, arXiv 2505.16025. */
+export const trainConfigSchema = z
+  .object({
+    /** Run name (plots, logs). */
+    name: z.string().min(1).default('cp-llm'),
+    /** Seed of every initialiser, the sampler and the split. */
+    seed: z.number().int().nonnegative().default(0),
+    data: z
+      .object({
+        /** Manifest (JSONL or CSV of `@vqlm/datasets`), e.g. from `vqlm corpus build`. Relative paths are relative to the config file. */
+        manifest: z.string().min(1),
+        /** Share of sources per split when the manifest has no `split` column (split by source). */
+        ratios: z.object({ train: z.number().min(0), val: z.number().min(0), test: z.number().min(0) }).strict().default({ train: 0.8, val: 0.1, test: 0.1 }),
+        /** Only these recipe kinds (default all). */
+        kinds: z.array(z.string().min(1)).optional(),
+      })
+      .strict(),
+    model: z
+      .object({
+        /** Paper: M = 8 key frames. */
+        m: positiveInt.default(CP_LLM_DEFAULTS.m),
+        /** Paper: K = 8 pixel patches per key frame. */
+        k: positiveInt.default(CP_LLM_DEFAULTS.k),
+        /** Paper: 448 (SigLIP's input). */
+        contextSize: positiveInt.default(CP_LLM_DEFAULTS.contextSize),
+        /** Paper: 224. */
+        patchSize: positiveInt.default(CP_LLM_DEFAULTS.patchSize),
+        /** Paper: 540×1080. */
+        pixelFit: z.tuple([positiveInt, positiveInt]).default([...CP_LLM_DEFAULTS.pixelFit]),
+        /** Paper: SigLIP So400m/14 at 448, frozen. Here a random frozen ViT unless `contextTowerOnnx` is given. */
+        contextVit: vitSchema.default({ preset: 'siglip-so400m-448' }),
+        /** An ONNX vision tower (e.g. a user's SigLIP export) instead of `contextVit`. */
+        contextTowerOnnx: z.string().min(1).optional(),
+        /** Paper: VideoPrism; here a ViT (default ViT-B/16). */
+        pixelVit: vitSchema.default({ preset: 'base' }),
+        /** Which branches feed the head and the decoder (Table 4 ablations: context-only, pixel-only). */
+        branches: z.enum(['both', 'context', 'pixel']).default('both'),
+        decoder: decoderSchema.default({}),
+        /** Paper: LoRA rank 4 on q, k, v. */
+        lora: z
+          .object({
+            r: positiveInt.default(4),
+            alpha: z.number().positive().default(4),
+            dropout: z.number().min(0).lt(1).default(0),
+            targetModules: z.array(z.string().min(1)).min(1).default(['q_proj', 'k_proj', 'v_proj']),
+          })
+          .strict()
+          .default({}),
+        /** Paper: a 2-layer MLP of width D (`hidden` null). */
+        head: z.object({ hidden: positiveInt.nullable().default(null) }).strict().default({}),
+        maxDescriptionTokens: positiveInt.default(CP_LLM_DEFAULTS.maxDescriptionTokens),
+      })
+      .strict()
+      .default({}),
+    train: z
+      .object({
+        /** Paper: Adam. */
+        optimizer: z.literal('adam').default('adam'),
+        /** Paper: 1e-4. */
+        lr: z.number().positive().default(1e-4),
+        beta1: z.number().min(0).lt(1).default(0.9),
+        beta2: z.number().min(0).lt(1).default(0.999),
+        epsilon: z.number().positive().default(1e-8),
+        /** Items per step (a pair counts as one). */
+        batchSize: positiveInt.default(16),
+        epochs: positiveInt.default(5),
+        /** Items per epoch (default: the number of training entries). */
+        epochSize: positiveInt.optional(),
+        /** Share of pairs among the items: 0 = "single", 1 = "pair", in between = "mix" (paper's best). */
+        pairRatio: z.number().min(0).max(1).default(0.5),
+        /** Allowed ladder-level difference within a pair. */
+        levelDifference: z.object({ min: positiveInt, max: positiveInt }).strict().optional(),
+        /** Paper: equal weights. */
+        lossWeights: z.object({ mse: z.number().min(0).default(1), rank: z.number().min(0).default(1), ce: z.number().min(0).default(1) }).strict().default({}),
+        freeze: freezeSchema.default({}),
+        /** Write a checkpoint every this many steps (and on SIGINT/SIGTERM and at the end). */
+        checkpointEvery: positiveInt.default(100),
+        /** Checkpoints kept on disk (the newest). */
+        keepCheckpoints: positiveInt.default(2),
+      })
+      .strict()
+      .default({}),
+    eval: z
+      .object({
+        /** Evaluate on the validation split every this many epochs (and after the last). */
+        everyEpochs: positiveInt.default(1),
+        /** Level (CRF) differences of the flip-rate table; default CP-LLM's 2, 4, 6, 8, 10, 20. */
+        flipDiffs: z.array(z.number().positive()).min(1).default([2, 4, 6, 8, 10, 20]),
+        /** Sample descriptions written to the log at each evaluation. */
+        descriptions: z.number().int().min(0).default(2),
+      })
+      .strict()
+      .default({}),
+    output: z
+      .object({
+        /** Run directory (checkpoints, log.jsonl, plot, bundle). Relative to the config file. */
+        dir: z.string().min(1).default('runs/cp-llm'),
+        /** Curves plot: `svg` or `png`. */
+        plot: z.enum(['svg', 'png']).default('svg'),
+        /** Also export the scoring towers to ONNX in the final bundle. */
+        onnx: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/** A validated training config with every default filled in and paths made absolute. */
+export type TrainConfig = z.infer<typeof trainConfigSchema>;
+/** What a config file may contain (defaults not yet applied). */
+export type TrainConfigInput = z.input<typeof trainConfigSchema>;
+
+export { VIT_PRESETS as TRAINER_VIT_PRESETS };
+
+function issues(where: string, error: z.ZodError): string {
+  return error.issues.map((issue) => `${where}${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}`).join('; ');
+}
+
+/**
+ * Validates a config object and fills in the defaults; relative paths are resolved against
+ * `baseDir` (the config file's directory).
+ * @throws TrainerError `E_CONFIG` naming every bad field.
+ */
+export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where = 'config'): TrainConfig {
+  const parsed = trainConfigSchema.safeParse(value);
+  if (!parsed.success) throw new TrainerError('E_CONFIG', issues(where, parsed.error));
+  const config = parsed.data;
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const { decoder } = config.model;
+  if (decoder.checkpoint && !decoder.tokenizer) throw new TrainerError('E_CONFIG', `${where}.model.decoder.tokenizer: required with a decoder checkpoint`);
+  const level = config.train.levelDifference;
+  if (level && level.max < level.min) throw new TrainerError('E_CONFIG', `${where}.train.levelDifference: max ${level.max} < min ${level.min}`);
+  const ratios = config.data.ratios;
+  if (Math.abs(ratios.train + ratios.val + ratios.test - 1) > 1e-9) throw new TrainerError('E_CONFIG', `${where}.data.ratios: must sum to 1`);
+  for (const [name, vit] of [['contextVit', config.model.contextVit], ['pixelVit', config.model.pixelVit]] as const) {
+    if (!(VIT_PRESETS as readonly string[]).includes(vit.preset)) {
+      throw new TrainerError('E_CONFIG', `${where}.model.${name}.preset: unknown ViT preset "${vit.preset}" (known: ${VIT_PRESETS.join(', ')})`);
+    }
+  }
+  return {
+    ...config,
+    data: { ...config.data, manifest: abs(config.data.manifest) },
+    model: {
+      ...config.model,
+      ...(config.model.contextTowerOnnx ? { contextTowerOnnx: abs(config.model.contextTowerOnnx) } : {}),
+      decoder: {
+        ...decoder,
+        ...(decoder.checkpoint ? { checkpoint: abs(decoder.checkpoint) } : {}),
+        ...(decoder.tokenizer ? { tokenizer: abs(decoder.tokenizer) } : {}),
+      },
+    },
+    output: { ...config.output, dir: abs(config.output.dir) },
+  };
+}
+
+/**
+ * Reads and validates a JSON config file.
+ * @throws TrainerError `E_CONFIG` naming the file and the bad fields.
+ */
+export async function loadTrainConfig(file: string, overrides: (config: unknown) => unknown = (c) => c): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new TrainerError('E_CONFIG', `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new TrainerError('E_CONFIG', `${file}: not JSON (${(error as Error).message})`);
+  }
+  return parseTrainConfig(overrides(value), dirname(resolve(file)), file);
+}

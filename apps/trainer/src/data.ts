@@ -1,0 +1,174 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { readManifest, splitBySource, writeFileAtomic, type ManifestEntry, type SplitName } from '@vqlm/datasets';
+import { FeatureCache } from '@vqlm/encoders';
+import type { CpLlm } from '@vqlm/models';
+import { sampleViews } from '@vqlm/video-io';
+import type { TrainConfig } from './config.js';
+import { TrainerError } from './errors.js';
+
+/** One manifest entry with both views decoded and its frozen context features computed. */
+export interface PreparedItem {
+  readonly entry: ManifestEntry;
+  readonly split: SplitName;
+  /** Absolute video path. */
+  readonly path: string;
+  /** Context view `[M, S, S, 3]`, uint8. */
+  readonly context: Uint8Array;
+  /** Pixel view `[M, K, P, P, 3]`, uint8. */
+  readonly pixel: Uint8Array;
+  /** Frozen context features `[M, Th, F]`. */
+  readonly features: Float32Array;
+  /** Decoded frame index of each key frame. */
+  readonly frameIndices: readonly number[];
+}
+
+/** An entry that could not be decoded; it is left out of training and evaluation. */
+export interface FailedItem {
+  readonly id: string;
+  readonly path: string;
+  readonly reason: string;
+}
+
+/** The training data: entries by split, each prepared once for all epochs. */
+export interface PreparedData {
+  readonly items: ReadonlyMap<string, PreparedItem>;
+  readonly splits: Readonly<Record<SplitName, readonly ManifestEntry[]>>;
+  readonly failed: readonly FailedItem[];
+  /** Context frames encoded in this run (cache misses) and read from the feature cache (hits). */
+  readonly featureStats: { readonly encoded: number; readonly cached: number };
+}
+
+/** Progress of {@link prepareData}: one step per entry. */
+export interface PrepareProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly id: string;
+}
+
+/** Options of {@link prepareData}. */
+export interface PrepareOptions {
+  /** Directory of the view and feature caches (shared by runs and resumes). */
+  readonly cacheDir: string;
+  /** Videos decoded at once (default 2). */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: PrepareProgress) => void;
+}
+
+/**
+ * Reads the manifest, keeps the entries of the configured recipe kinds, and assigns splits: the
+ * manifest's `split` column when every entry has one, else a split by source (seeded).
+ * @throws TrainerError `E_DATA` for an unreadable manifest, `E_SPLIT` when train is empty.
+ */
+export async function loadEntries(config: TrainConfig): Promise<{ entries: ManifestEntry[]; root: string }> {
+  let entries: ManifestEntry[];
+  try {
+    entries = await readManifest(config.data.manifest);
+  } catch (error) {
+    throw new TrainerError('E_DATA', `data.manifest: ${(error as Error).message}`, { cause: error });
+  }
+  const kinds = config.data.kinds;
+  if (kinds) entries = entries.filter((e) => e.variant === undefined || e.variant.recipe.kind === 'original' || kinds.includes(e.variant.recipe.kind));
+  if (entries.length === 0) throw new TrainerError('E_DATA', `data.manifest: ${config.data.manifest} has no usable entries`);
+  if (!entries.every((e) => e.split !== undefined)) entries = splitBySource(entries, { seed: config.seed, ratios: config.data.ratios });
+  if (!entries.some((e) => e.split === 'train')) throw new TrainerError('E_SPLIT', `data.manifest: no entry in the train split`);
+  return { entries, root: dirname(config.data.manifest) };
+}
+
+/** Entries by split. */
+export function bySplit(entries: readonly ManifestEntry[]): Record<SplitName, ManifestEntry[]> {
+  const out: Record<SplitName, ManifestEntry[]> = { train: [], val: [], test: [] };
+  for (const e of entries) out[e.split ?? 'train'].push(e);
+  return out;
+}
+
+const VIEW_MAGIC = 'vqlm-views-1';
+
+async function viewKey(path: string, model: CpLlm): Promise<string> {
+  const info = await stat(path);
+  const { m, k, contextSize, patchSize, pixelFit } = model.config;
+  return createHash('sha256')
+    .update(JSON.stringify([VIEW_MAGIC, resolve(path), info.size, info.mtimeMs, m, k, contextSize, patchSize, pixelFit]))
+    .digest('hex');
+}
+
+interface Views {
+  readonly context: Uint8Array;
+  readonly pixel: Uint8Array;
+  readonly frameIndices: number[];
+}
+
+async function readCachedViews(file: string, contextBytes: number, pixelBytes: number): Promise<Views | null> {
+  let data: Buffer;
+  try {
+    data = await readFile(file);
+  } catch {
+    return null;
+  }
+  const headerLength = data.length >= 4 ? data.readUInt32LE(0) : -1;
+  if (headerLength < 0 || 4 + headerLength + contextBytes + pixelBytes !== data.length) return null;
+  const header = JSON.parse(data.subarray(4, 4 + headerLength).toString('utf8')) as { frameIndices: number[] };
+  const start = 4 + headerLength;
+  return {
+    frameIndices: header.frameIndices,
+    context: new Uint8Array(data.subarray(start, start + contextBytes)),
+    pixel: new Uint8Array(data.subarray(start + contextBytes)),
+  };
+}
+
+async function writeCachedViews(file: string, views: Views): Promise<void> {
+  const header = Buffer.from(JSON.stringify({ frameIndices: views.frameIndices }), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(header.length, 0);
+  await writeFileAtomic(file, Buffer.concat([length, header, views.context, views.pixel]));
+}
+
+/**
+ * Decodes both views of every entry once (cached on disk by file, size, mtime and view settings)
+ * and computes the frozen context features once per frame (cached on disk by content, frame and
+ * encoder). Entries whose video cannot be decoded are reported in `failed` and left out.
+ */
+export async function prepareData(entries: readonly ManifestEntry[], root: string, model: CpLlm, options: PrepareOptions): Promise<PreparedData> {
+  const { m, k, contextSize: s, patchSize: p, pixelFit } = model.config;
+  const contextBytes = m * s * s * 3;
+  const pixelBytes = m * k * p * p * 3;
+  const cache = new FeatureCache(join(options.cacheDir, 'features'));
+  const items = new Map<string, PreparedItem>();
+  const failed: FailedItem[] = [];
+  const queue = [...entries];
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    for (let entry = queue.shift(); entry !== undefined; entry = queue.shift()) {
+      if (options.signal?.aborted) throw new TrainerError('E_DATA', 'preparing the data was interrupted');
+      const path = isAbsolute(entry.path) ? entry.path : resolve(root, entry.path);
+      try {
+        const key = await viewKey(path, model);
+        const file = join(options.cacheDir, 'views', key.slice(0, 2), `${key}.bin`);
+        let views = await readCachedViews(file, contextBytes, pixelBytes);
+        if (!views) {
+          const sampled = await sampleViews(path, { m, context: { size: s }, pixel: { fit: [pixelFit[0], pixelFit[1]], patch: p, k }, signal: options.signal });
+          if (!sampled.context || !sampled.pixel) throw new Error('no views returned');
+          if (sampled.context.frames.length !== contextBytes || sampled.pixel.frames.length !== pixelBytes) {
+            throw new Error(`expected ${m} key frames, got ${sampled.indices.length}`);
+          }
+          views = { context: sampled.context.frames, pixel: sampled.pixel.frames, frameIndices: sampled.indices };
+          await writeCachedViews(file, views);
+        }
+        const features = await model.encodeContext({ data: views.context, dims: [1, m, s, s, 3] }, { cache, frameIndices: views.frameIndices, contentHash: key });
+        const values = new Float32Array(await features.data());
+        features.dispose();
+        items.set(entry.id, { entry, split: entry.split ?? 'train', path, context: views.context, pixel: views.pixel, features: values, frameIndices: views.frameIndices });
+      } catch (error) {
+        if (error instanceof TrainerError) throw error;
+        failed.push({ id: entry.id, path, reason: ((error as Error).message ?? String(error)).split('\n')[0] ?? '' });
+      }
+      done++;
+      options.onProgress?.({ done, total: entries.length, id: entry.id });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, () => worker()));
+  const kept = entries.filter((e) => items.has(e.id));
+  return { items, splits: bySplit(kept), failed, featureStats: { encoded: cache.misses, cached: cache.hits } };
+}

@@ -1,0 +1,104 @@
+import { ladderKey, type ManifestEntry } from '@vqlm/datasets';
+import { flipRateByDiff, summary, type FlipBucket, type FlipSample, type MetricSummary } from '@vqlm/metrics';
+import type { CpLlm } from '@vqlm/models';
+import { tf } from '@vqlm/runtime';
+import { scoreTarget } from './batch.js';
+import type { PreparedItem } from './data.js';
+
+/** One evaluated video. */
+export interface ScoredItem {
+  readonly id: string;
+  /** Raw video score (mean of the key frames' raw scores). */
+  readonly score: number;
+  /** MOS or pseudo-MOS, when known. */
+  readonly target: number | null;
+}
+
+/** Result of {@link evaluateSplit}. */
+export interface EvalResult {
+  readonly items: readonly ScoredItem[];
+  /** SRCC, PLCC (no fit), KRCC, RMSE against the targets; null when fewer than 3 targets or a constant side. */
+  readonly summary: MetricSummary | null;
+  /** `crf` when every ladder entry has a CRF, else `level`. */
+  readonly flipUnit: 'crf' | 'level';
+  readonly flip: readonly FlipBucket[];
+  /** A few generated descriptions: id, text, and the text it was trained towards. */
+  readonly descriptions: readonly { readonly id: string; readonly text: string; readonly reference: string | null }[];
+}
+
+/** Flip-rate samples of scored ladder entries: by CRF when every one has a CRF, else by ladder level. */
+export function flipSamples(entries: readonly ManifestEntry[], scores: ReadonlyMap<string, number>): { unit: 'crf' | 'level'; samples: FlipSample[] } {
+  const variants = entries.filter((e) => e.variant !== undefined && e.variant.level > 0 && scores.has(e.id));
+  const useCrf = variants.length > 0 && variants.every((e) => e.variant?.recipe.crf !== undefined);
+  return {
+    unit: useCrf ? 'crf' : 'level',
+    samples: variants.map((e) => ({ sourceId: `${ladderKey(e)}\u0000${e.variant?.recipe.kind}`, level: useCrf ? (e.variant?.recipe.crf ?? 0) : (e.variant?.level ?? 0), score: scores.get(e.id) ?? 0 })),
+  };
+}
+
+/** Raw video scores of prepared items, in batches (no decoder run). */
+export async function scoreItems(model: CpLlm, items: readonly PreparedItem[], batchSize = 16): Promise<number[]> {
+  const { m, k, patchSize: p } = model.config;
+  const th = model.contextEncoder.numTokens;
+  const f = model.contextEncoder.featureDim;
+  const out: number[] = [];
+  for (let start = 0; start < items.length; start += batchSize) {
+    const rows = items.slice(start, start + batchSize);
+    const features = new Float32Array(rows.length * m * th * f);
+    const pixel = new Uint8Array(rows.length * m * k * p * p * 3);
+    rows.forEach((item, i) => {
+      features.set(item.features, i * m * th * f);
+      pixel.set(item.pixel, i * m * k * p * p * 3);
+    });
+    const scores = tf.tidy(() => {
+      const contextFeatures = tf.tensor4d(features, [rows.length, m, th, f]);
+      return tf.mean(model.frameScores({ contextFeatures, pixel: { data: pixel, dims: [rows.length, m, k, p, p, 3] } }), 1);
+    });
+    out.push(...(await scores.data()));
+    scores.dispose();
+  }
+  return out;
+}
+
+/**
+ * Scores every prepared item of a split and computes SRCC/PLCC/KRCC/RMSE against the targets,
+ * the flip rate by level (CRF) difference, and a few greedy descriptions.
+ */
+export async function evaluateSplit(model: CpLlm, items: readonly PreparedItem[], options: { flipDiffs: readonly number[]; descriptions: number }): Promise<EvalResult> {
+  const scores = await scoreItems(model, items);
+  const scored: ScoredItem[] = items.map((item, i) => ({ id: item.entry.id, score: scores[i], target: scoreTarget(item.entry) }));
+  const withTarget = scored.filter((s) => s.target !== null);
+  let metricSummary: MetricSummary | null = null;
+  if (withTarget.length >= 3) {
+    try {
+      metricSummary = summary(
+        withTarget.map((s) => s.score),
+        withTarget.map((s) => s.target ?? 0),
+      );
+    } catch {
+      metricSummary = null; // constant predictions or targets: no correlation
+    }
+  }
+  const byId = new Map(scored.map((s) => [s.id, s.score]));
+  const { unit, samples } = flipSamples(
+    items.map((i) => i.entry),
+    byId,
+  );
+  let flip: FlipBucket[] = options.flipDiffs.map((diff) => ({ diff, pairs: 0, flips: 0, rate: null }));
+  if (samples.length >= 2) {
+    try {
+      flip = flipRateByDiff(samples, options.flipDiffs);
+    } catch {
+      // no pair of one source: keep the empty buckets
+    }
+  }
+  const descriptions: { id: string; text: string; reference: string | null }[] = [];
+  const { m, k, contextSize: s, patchSize: p } = model.config;
+  const step = Math.max(1, Math.floor(items.length / Math.max(1, options.descriptions)));
+  for (let i = 0; i < items.length && descriptions.length < options.descriptions; i += step) {
+    const item = items[i];
+    const text = await model.describeViews({ context: { data: item.context, dims: [m, s, s, 3] }, pixel: { data: item.pixel, dims: [m, k, p, p, 3] } });
+    descriptions.push({ id: item.entry.id, text, reference: item.entry.description ?? null });
+  }
+  return { items: scored, summary: metricSummary, flipUnit: unit, flip, descriptions };
+}

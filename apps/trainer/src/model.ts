@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { buildWordPieceTokenizer, createGemmaConfig, loadGemmaCheckpoint, type GemmaDecoder, type TokenizerFiles } from '@vqlm/decoder-lora';
+import { OnnxContextEncoder, vitConfig, type ContextEncoder, type VitConfig, type VitPreset } from '@vqlm/encoders';
+import { CpLlm, createCpLlmConfig, type CpLlmConfig } from '@vqlm/models';
+import type { tf } from '@vqlm/runtime';
+import type { TrainConfig } from './config.js';
+import { TrainerError } from './errors.js';
+
+function vit(spec: TrainConfig['model']['pixelVit'], imageSize?: number): VitConfig {
+  const { preset, ...overrides } = spec;
+  return vitConfig(preset as VitPreset, { ...(imageSize === undefined ? {} : { imageSize }), ...overrides });
+}
+
+/** The tokenizer of a run: the configured `tokenizer.json`, or WordPiece built from the training texts. */
+export async function runTokenizer(config: TrainConfig, texts: readonly string[]): Promise<TokenizerFiles> {
+  const { tokenizer, vocabSize } = config.model.decoder;
+  if (!tokenizer) return buildWordPieceTokenizer(texts, { vocabSize });
+  try {
+    const tokenizerJson = JSON.parse(await readFile(tokenizer, 'utf8')) as Record<string, unknown>;
+    const configFile = join(dirname(tokenizer), 'tokenizer_config.json');
+    const tokenizerConfig = JSON.parse(await readFile(configFile, 'utf8').catch(() => '{}')) as Record<string, unknown>;
+    return { tokenizerJson, tokenizerConfig };
+  } catch (error) {
+    throw new TrainerError('E_CONFIG', `model.decoder.tokenizer: cannot read ${tokenizer} (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/** The CP-LLM config a training config describes (for a user's Gemma checkpoint, `decoder` is its config). */
+export function modelConfig(config: TrainConfig, decoder?: GemmaDecoder): CpLlmConfig {
+  const { model } = config;
+  const d = model.decoder;
+  try {
+    return createCpLlmConfig({
+      m: model.m,
+      k: model.k,
+      contextSize: model.contextSize,
+      patchSize: model.patchSize,
+      pixelFit: model.pixelFit,
+      contextVit: vit(model.contextVit),
+      pixelVit: vit(model.pixelVit, model.patchSize),
+      decoder:
+        decoder?.config ??
+        createGemmaConfig({
+          vocabSize: d.vocabSize,
+          hiddenSize: d.hiddenSize,
+          intermediateSize: d.intermediateSize,
+          numHiddenLayers: d.numHiddenLayers,
+          numAttentionHeads: d.numAttentionHeads,
+          numKeyValueHeads: d.numKeyValueHeads,
+          headDim: d.headDim,
+        }),
+      lora: { ...model.lora, targetModules: model.lora.targetModules as CpLlmConfig['lora']['targetModules'] },
+      head: { hidden: model.head.hidden },
+      maxDescriptionTokens: model.maxDescriptionTokens,
+      seed: config.seed,
+      branches: model.branches,
+    });
+  } catch (error) {
+    throw new TrainerError('E_CONFIG', `model: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Builds the model of a run with fresh seeded weights (the same config and seed always give the
+ * same weights, which is what lets a checkpoint store only the trained variables).
+ */
+export async function createRunModel(config: TrainConfig, tokenizer: TokenizerFiles): Promise<CpLlm> {
+  const decoder = config.model.decoder.checkpoint ? await loadGemmaCheckpoint(config.model.decoder.checkpoint) : undefined;
+  let contextEncoder: ContextEncoder | undefined;
+  const full = modelConfig(config, decoder);
+  if (config.model.contextTowerOnnx) {
+    contextEncoder = await OnnxContextEncoder.create({ model: config.model.contextTowerOnnx, imageSize: full.contextSize, outputDim: full.decoder.hiddenSize, seed: full.seed + 12 });
+  }
+  try {
+    return await CpLlm.create(full, { tokenizer, decoder, contextEncoder, trainDecoderBase: !decoder && !config.train.freeze.decoderBase });
+  } catch (error) {
+    decoder?.dispose();
+    await contextEncoder?.dispose();
+    throw new TrainerError('E_CONFIG', `model: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The variables the optimiser updates, in a fixed order, by the run's `freeze` settings. */
+export function trainedVariables(model: CpLlm, config: TrainConfig): tf.Variable[] {
+  const freeze = config.train.freeze;
+  const vars: tf.Variable[] = [];
+  const branches = model.config.branches;
+  if (!freeze.contextProjector && branches !== 'pixel') vars.push(...model.contextEncoder.trainableVariables());
+  if (!freeze.pixelEncoder && branches !== 'context') vars.push(...model.pixelEncoder.trainableVariables());
+  if (!freeze.head) vars.push(...model.head.trainableVariables);
+  const lora = new Set(model.decoder.trainableVariables().filter((v) => /\/lora_[AB]_/.test(v.name)));
+  for (const v of model.decoder.trainableVariables()) {
+    const isLora = lora.has(v);
+    if ((isLora && !freeze.lora) || (!isLora && !freeze.decoderBase)) vars.push(v);
+  }
+  return vars;
+}

@@ -1,0 +1,292 @@
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PairSampler, writeFileAtomic, type PairSamplerOptions } from '@vqlm/datasets';
+import { fitCalibration, IDENTITY_CALIBRATION, type Calibration } from '@vqlm/heads';
+import { cpLlmObjective, saveBundle, type CpLlm, type CpLlmLossPart } from '@vqlm/models';
+import { tf } from '@vqlm/runtime';
+import { buildBatch, scoreTarget, trainingTexts } from './batch.js';
+import { hasCheckpoint, loadLatestCheckpoint, restoreCheckpoint, runFingerprint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import type { TrainConfig } from './config.js';
+import { loadEntries, prepareData, type PreparedData, type PreparedItem } from './data.js';
+import { TrainerError } from './errors.js';
+import { evaluateSplit, scoreItems, type EvalResult } from './evaluate.js';
+import { createRunModel, runTokenizer, trainedVariables } from './model.js';
+import { plotRun, type EvalPoint, type StepPoint } from './plot.js';
+
+/** One line of `log.jsonl` for an optimiser step. */
+export interface StepRecord extends StepPoint {
+  readonly type: 'step';
+  /** Wall seconds since the run (or its resume) started. */
+  readonly seconds: number;
+}
+
+/** One line of `log.jsonl` for an evaluation. */
+export interface EvalRecord extends EvalPoint {
+  readonly type: 'eval';
+  readonly split: 'val' | 'test';
+  readonly krcc: number | null;
+  readonly rmse: number | null;
+  readonly n: number;
+  readonly flipUnit: 'crf' | 'level';
+  readonly descriptions: EvalResult['descriptions'];
+}
+
+export type LogRecord = StepRecord | EvalRecord;
+
+/** Events of {@link train}, for progress bars and logs. */
+export type TrainEvent =
+  | { readonly type: 'prepare'; readonly done: number; readonly total: number; readonly id: string }
+  | { readonly type: 'start'; readonly step: number; readonly totalSteps: number; readonly resumed: boolean; readonly items: Readonly<Record<'train' | 'val' | 'test', number>>; readonly failed: number; readonly featuresEncoded: number; readonly featuresCached: number }
+  | { readonly type: 'step'; readonly record: StepRecord; readonly totalSteps: number; readonly stepsPerSecond: number; readonly etaSeconds: number }
+  | { readonly type: 'eval'; readonly record: EvalRecord }
+  | { readonly type: 'checkpoint'; readonly step: number; readonly dir: string };
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Continue from the run directory's latest checkpoint. */
+  readonly resume?: boolean;
+  /** Delete the run directory's checkpoints, log and outputs first (the view/feature cache is kept). */
+  readonly fresh?: boolean;
+  /** Stop at the next step boundary, write a checkpoint, and return `interrupted: true` (SIGINT/SIGTERM). */
+  readonly signal?: AbortSignal;
+  /** Stop like an interrupt after this step (tests, time-boxed runs). */
+  readonly stopAfterStep?: number;
+  /** Cache of decoded views and frozen features (default `<run>/cache`). */
+  readonly cacheDir?: string;
+  readonly onEvent?: (event: TrainEvent) => void;
+}
+
+/** Result of {@link train}. */
+export interface TrainResult {
+  readonly runDir: string;
+  readonly interrupted: boolean;
+  readonly step: number;
+  readonly epoch: number;
+  /** The trained model bundle (null when interrupted). */
+  readonly bundleDir: string | null;
+  readonly plotFile: string | null;
+  readonly calibration: Calibration | null;
+  /** Final evaluation on the validation and test splits (null when interrupted or the split is empty). */
+  readonly val: EvalResult | null;
+  readonly test: EvalResult | null;
+  readonly log: readonly LogRecord[];
+}
+
+async function readLog(file: string): Promise<LogRecord[]> {
+  try {
+    const text = await readFile(file, 'utf8');
+    return text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as LogRecord);
+  } catch {
+    return [];
+  }
+}
+
+function evalRecord(split: 'val' | 'test', epoch: number, step: number, result: EvalResult): EvalRecord {
+  return {
+    type: 'eval',
+    split,
+    epoch,
+    step,
+    n: result.items.length,
+    srcc: result.summary?.srcc ?? null,
+    plcc: result.summary?.plcc ?? null,
+    krcc: result.summary?.krcc ?? null,
+    rmse: result.summary?.rmse ?? null,
+    flipUnit: result.flipUnit,
+    flip: result.flip.map((b) => ({ diff: b.diff, rate: b.rate, pairs: b.pairs })),
+    descriptions: result.descriptions,
+  };
+}
+
+/** Raw → MOS mapping fitted on the training split: logistic when it converges, else linear, else identity. */
+async function fitRunCalibration(model: CpLlm, items: readonly PreparedItem[]): Promise<Calibration> {
+  const withTarget = items.filter((i) => scoreTarget(i.entry) !== null);
+  if (withTarget.length < 4) return IDENTITY_CALIBRATION;
+  const raw = await scoreItems(model, withTarget);
+  const mos = withTarget.map((i) => scoreTarget(i.entry) ?? 0);
+  for (const kind of ['logistic4', 'linear'] as const) {
+    try {
+      return fitCalibration(raw, mos, { kind });
+    } catch {
+      // try the next kind
+    }
+  }
+  return IDENTITY_CALIBRATION;
+}
+
+function samplerOptions(config: TrainConfig, trainCount: number): PairSamplerOptions {
+  const t = config.train;
+  return {
+    batchSize: t.batchSize,
+    pairRatio: t.pairRatio,
+    seed: config.seed,
+    epochSize: t.epochSize ?? trainCount,
+    ...(t.levelDifference ? { levelDifference: t.levelDifference } : {}),
+  };
+}
+
+/**
+ * Trains CP-LLM by its multi-task recipe as the config says: decodes and caches the views,
+ * computes the frozen context features once, then runs Adam over mixed batches of single videos
+ * and pairs, evaluating on the validation split every `eval.everyEpochs` epochs, writing
+ * `log.jsonl`, atomic checkpoints every `train.checkpointEvery` steps (and on interrupt), and at
+ * the end a calibrated model bundle, a plot of the curves and `summary.json`.
+ */
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const runDir = config.output.dir;
+  const logFile = join(runDir, 'log.jsonl');
+  if (options.fresh) {
+    for (const name of ['checkpoints', 'log.jsonl', 'bundle', 'summary.json', 'curves.svg', 'curves.png']) await rm(join(runDir, name), { recursive: true, force: true });
+  }
+  const fingerprint = runFingerprint(config);
+  const resumable = await hasCheckpoint(runDir);
+  if (resumable && !options.resume) {
+    throw new TrainerError('E_CHECKPOINT', `${runDir}: has checkpoints of an earlier run; pass --resume to continue it or --fresh to start over`);
+  }
+  if (options.resume && !resumable) throw new TrainerError('E_CHECKPOINT', `${runDir}: no checkpoint to resume from`);
+  await mkdir(runDir, { recursive: true });
+
+  const { entries, root } = await loadEntries(config);
+  const tokenizer = await runTokenizer(config, trainingTexts(entries.filter((e) => e.split === 'train')));
+  const model = await createRunModel(config, tokenizer);
+  const optimizer = tf.train.adam(config.train.lr, config.train.beta1, config.train.beta2, config.train.epsilon);
+  try {
+    const data: PreparedData = await prepareData(entries, root, model, {
+      cacheDir: options.cacheDir ?? join(runDir, 'cache'),
+      signal: options.signal,
+      onProgress: (e) => options.onEvent?.({ type: 'prepare', ...e }),
+    });
+    const trainEntries = data.splits.train;
+    if (trainEntries.length === 0) throw new TrainerError('E_SPLIT', `data.manifest: no decodable entry in the train split (${data.failed.length} failed)`);
+    const itemsOf = (split: 'train' | 'val' | 'test'): PreparedItem[] => data.splits[split].map((e) => data.items.get(e.id)).filter((i): i is PreparedItem => i !== undefined);
+    const vars = trainedVariables(model, config);
+    if (vars.length === 0) throw new TrainerError('E_CONFIG', 'train.freeze: every part is frozen; nothing to train');
+    const samplerOpts = samplerOptions(config, trainEntries.length);
+    let sampler = new PairSampler(trainEntries, samplerOpts);
+    let step = 0;
+    let epoch = 0;
+    let evaluatedEpochs = 0;
+    let log: LogRecord[] = [];
+    if (options.resume) {
+      const checkpoint = await loadLatestCheckpoint(runDir, fingerprint);
+      await restoreCheckpoint(checkpoint, vars, optimizer);
+      sampler = PairSampler.resume(trainEntries, samplerOpts, checkpoint.state.sampler);
+      ({ step, epoch, evaluatedEpochs } = checkpoint.state);
+      log = (await readLog(logFile)).filter((r) => (r.type === 'step' ? r.step <= step : r.epoch <= evaluatedEpochs && r.step <= step));
+    }
+    await writeFileAtomic(logFile, log.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const batchesPerEpoch = sampler.batchesPerEpoch;
+    const totalSteps = batchesPerEpoch * config.train.epochs;
+    options.onEvent?.({
+      type: 'start',
+      step,
+      totalSteps,
+      resumed: options.resume === true,
+      items: { train: trainEntries.length, val: data.splits.val.length, test: data.splits.test.length },
+      failed: data.failed.length,
+      featuresEncoded: data.featureStats.encoded,
+      featuresCached: data.featureStats.cached,
+    });
+
+    const appendLog = async (records: LogRecord[]): Promise<void> => {
+      log.push(...records);
+      await writeFileAtomic(logFile, log.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    };
+    const state = (): TrainState => ({ version: 1, fingerprint, step, epoch, sampler: sampler.state(), evaluatedEpochs, savedAt: new Date().toISOString() });
+    const checkpoint = async (): Promise<void> => {
+      const dir = await saveCheckpoint(runDir, vars, optimizer, state(), config.train.keepCheckpoints);
+      options.onEvent?.({ type: 'checkpoint', step, dir });
+    };
+    const evaluate = async (split: 'val' | 'test', atEpoch: number): Promise<EvalResult | null> => {
+      const items = itemsOf(split);
+      if (items.length === 0) return null;
+      const result = await evaluateSplit(model, items, { flipDiffs: config.eval.flipDiffs, descriptions: config.eval.descriptions });
+      const record = evalRecord(split, atEpoch, step, result);
+      options.onEvent?.({ type: 'eval', record });
+      await appendLog([record]);
+      return result;
+    };
+
+    const started = performance.now();
+    const startStep = step;
+    const weights: Partial<Record<CpLlmLossPart, number>> = config.train.lossWeights;
+    let pending: StepRecord[] = [];
+    while (step < totalSteps) {
+      const sample = sampler.next();
+      const built = buildBatch(model, data.items, sample, config.seed);
+      let parts: Partial<Record<CpLlmLossPart, number>> = {};
+      let lossValue: number;
+      try {
+        const loss = optimizer.minimize(
+          () => {
+            const result = cpLlmObjective(model, built.batch, { weights });
+            parts = result.parts;
+            return result.total;
+          },
+          true,
+          vars,
+        );
+        lossValue = loss ? (await loss.data())[0] : Number.NaN;
+        loss?.dispose();
+      } finally {
+        tf.dispose(built.tensors);
+      }
+      if (!Number.isFinite(lossValue)) {
+        throw new TrainerError('E_CONFIG', `step ${step + 1}: the loss is ${lossValue}; lower train.lr (now ${config.train.lr}) or check the data`);
+      }
+      step++;
+      const record: StepRecord = { type: 'step', step, epoch: sample.epoch, loss: lossValue, parts: parts, seconds: (performance.now() - started) / 1000 };
+      pending.push(record);
+      const elapsed = (performance.now() - started) / 1000;
+      const rate = (step - startStep) / Math.max(elapsed, 1e-9);
+      options.onEvent?.({ type: 'step', record, totalSteps, stepsPerSecond: rate, etaSeconds: (totalSteps - step) / Math.max(rate, 1e-9) });
+      const endOfEpoch = sample.index === batchesPerEpoch - 1;
+      if (endOfEpoch) epoch = sample.epoch + 1;
+      const interrupted = options.signal?.aborted === true || (options.stopAfterStep !== undefined && step >= options.stopAfterStep);
+      if (endOfEpoch && (epoch % config.eval.everyEpochs === 0 || step === totalSteps)) {
+        await appendLog(pending);
+        pending = [];
+        await evaluate('val', epoch);
+        evaluatedEpochs = epoch;
+      }
+      if (step % config.train.checkpointEvery === 0 || interrupted || step === totalSteps) {
+        await appendLog(pending);
+        pending = [];
+        await checkpoint();
+      }
+      if (interrupted && step < totalSteps) {
+        return { runDir, interrupted: true, step, epoch, bundleDir: null, plotFile: null, calibration: null, val: null, test: null, log };
+      }
+    }
+    await appendLog(pending);
+
+    // Final: last evaluation (if not already done at this step), test split, calibration, bundle, plot, summary.
+    const lastVal = log.filter((r): r is EvalRecord => r.type === 'eval' && r.split === 'val').at(-1);
+    const val = lastVal && lastVal.step === step ? await evaluateSplit(model, itemsOf('val'), { flipDiffs: config.eval.flipDiffs, descriptions: 0 }) : await evaluate('val', epoch);
+    const test = await evaluate('test', epoch);
+    const calibration = await fitRunCalibration(model, itemsOf('train'));
+    const bundleDir = join(runDir, 'bundle');
+    await saveBundle(model, bundleDir, { calibration, onnx: config.output.onnx });
+    const plotFile = join(runDir, `curves.${config.output.plot}`);
+    await plotRun(
+      {
+        title: config.name,
+        steps: log.filter((r): r is StepRecord => r.type === 'step'),
+        evals: log.filter((r): r is EvalRecord => r.type === 'eval' && r.split === 'val'),
+      },
+      plotFile,
+    );
+    const summaryOf = (r: EvalResult | null): unknown => (r ? { n: r.items.length, summary: r.summary, flipUnit: r.flipUnit, flip: r.flip, descriptions: r.descriptions } : null);
+    await writeFileAtomic(
+      join(runDir, 'summary.json'),
+      `${JSON.stringify({ name: config.name, seed: config.seed, fingerprint, steps: step, epochs: epoch, failed: data.failed, calibration, val: summaryOf(val), test: summaryOf(test), valItems: val?.items ?? [], testItems: test?.items ?? [] }, null, 2)}\n`,
+    );
+    return { runDir, interrupted: false, step, epoch, bundleDir, plotFile, calibration, val, test, log };
+  } finally {
+    optimizer.dispose();
+    await model.dispose();
+  }
+}

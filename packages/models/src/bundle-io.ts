@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { tf, type SafetensorsFile } from '@vqlm/runtime';
+import { ModelError, shapeText } from './errors.js';
+
+/** Version of the bundle layout written by `saveBundle`. */
+export const BUNDLE_FORMAT_VERSION = 1;
+/** File names inside a bundle. */
+export const BUNDLE_FILES = Object.freeze({
+  manifest: 'model.json',
+  weights: 'model.safetensors',
+  contextTower: 'context_tower.safetensors',
+  /** LMM-VQA's frozen spatial ViT (HF names). */
+  spatialTower: 'spatial_tower.safetensors',
+  decoder: 'decoder',
+  adapter: 'adapter',
+  tokenizer: 'tokenizer.json',
+  onnxPixelVit: 'pixel_vit.onnx',
+  onnxContextTower: 'context_tower.onnx',
+});
+
+/** Model architectures a bundle can hold (`model.json` `architecture`; absent means `cp-llm`). */
+export type BundleArchitecture = 'cp-llm' | 'lmm-vqa';
+
+/** This package's version, recorded in `model.json` (`../package.json` from both `src/` and `dist/`). */
+export const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/**
+ * Writes a bundle directory atomically: `fill` writes into a temporary sibling directory, which
+ * is then renamed over `dir` (an existing bundle is replaced). Nothing temporary is left behind.
+ * @throws ModelError from `fill`, or `E_BUNDLE_IO` naming `dir`.
+ */
+export async function writeBundleDir(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const target = resolve(dir);
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await mkdir(tmp, { recursive: true });
+    await fill(tmp);
+    const old = `${tmp}.old`;
+    const exists = await stat(target).then(
+      () => true,
+      () => false,
+    );
+    if (exists) await rename(target, old);
+    await rename(tmp, target);
+    if (exists) await rm(old, { recursive: true, force: true });
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    if (error instanceof ModelError) throw error;
+    throw new ModelError('E_BUNDLE_IO', `saveBundle: cannot write ${target}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Reads a bundle's `model.json` as JSON.
+ * @throws ModelError `E_BUNDLE_IO` (missing), `E_BUNDLE_CONFIG` (not JSON).
+ */
+export async function readManifestJson(dir: string): Promise<unknown> {
+  const path = join(dir, BUNDLE_FILES.manifest);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ModelError('E_BUNDLE_IO', `${path}: cannot read model.json (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ModelError('E_BUNDLE_CONFIG', `model.json: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/**
+ * The architecture named by a parsed `model.json` (absent: `cp-llm`, the only one of the first bundles).
+ * @throws ModelError `E_BUNDLE_CONFIG` for an unknown one.
+ */
+export function manifestArchitecture(json: unknown): BundleArchitecture {
+  const value = typeof json === 'object' && json !== null ? (json as { architecture?: unknown }).architecture : undefined;
+  if (value === undefined) return 'cp-llm';
+  if (value === 'cp-llm' || value === 'lmm-vqa') return value;
+  throw new ModelError('E_BUNDLE_CONFIG', `model.json.architecture: expected 'cp-llm' or 'lmm-vqa', got ${JSON.stringify(value)}`);
+}
+
+/** Wraps an error of a dependency's loader so that every bundle error is a {@link ModelError} naming the file. */
+export function wrapBundleError(file: string, error: unknown): ModelError {
+  if (error instanceof ModelError) return error;
+  const code = (error as { code?: unknown }).code;
+  const tensorProblem = code === 'MISSING_TENSOR' || code === 'TENSOR_SHAPE' || code === 'E_WEIGHTS' || code === 'E_SAFETENSORS_NAME';
+  return new ModelError(tensorProblem ? 'E_BUNDLE_TENSOR' : 'E_BUNDLE_IO', `${file}: ${(error as Error).message}`, { cause: error });
+}
+
+/**
+ * Checks that `file` holds exactly the tensors of `expected`, each of its shape, before anything is read.
+ * @throws ModelError `E_BUNDLE_TENSOR` naming the missing, misshapen or unexpected tensor.
+ */
+export function checkBundleTensors(file: SafetensorsFile, expected: ReadonlyMap<string, tf.Tensor>, label: string): void {
+  for (const [name, tensor] of expected) {
+    if (!file.names.includes(name)) throw new ModelError('E_BUNDLE_TENSOR', `${label}: missing tensor '${name}' (expected shape ${shapeText(tensor.shape)})`);
+    const shape = file.info(name).shape;
+    if (!tf.util.arraysEqual(shape, tensor.shape)) {
+      throw new ModelError('E_BUNDLE_TENSOR', `${label}: tensor '${name}' has shape ${shapeText(shape)}, expected ${shapeText(tensor.shape)}`);
+    }
+  }
+  const unexpected = file.names.filter((name) => !expected.has(name));
+  if (unexpected.length > 0) throw new ModelError('E_BUNDLE_TENSOR', `${label}: unexpected tensor '${unexpected[0]}'${unexpected.length > 1 ? ` (and ${unexpected.length - 1} more)` : ''}`);
+}
+
+/**
+ * The architecture of the bundle in `dir` (from its `model.json`; absent means `cp-llm`), to pick
+ * `loadBundle` or `loadLmmVqaBundle`.
+ * @throws ModelError `E_BUNDLE_IO` / `E_BUNDLE_CONFIG` as {@link readManifestJson}, or for an unknown architecture.
+ */
+export async function readBundleArchitecture(dir: string): Promise<BundleArchitecture> {
+  return manifestArchitecture(await readManifestJson(dir));
+}

@@ -1,0 +1,102 @@
+import { maskedMse, multiTask, rankingHinge, tokenCrossEntropy } from '@vqlm/losses';
+import { tf } from '@vqlm/runtime';
+import { type CpLlm, type CpLlmViews } from './cp-llm.js';
+import { ModelError } from './errors.js';
+
+/** Names of CP-LLM's loss parts: MSE on scores (Eq. 2), ranking hinge on pairs (Eq. 1), token cross-entropy on descriptions (Eq. 3). */
+export const CP_LLM_LOSS_PARTS = ['mse', 'rank', 'ce'] as const;
+export type CpLlmLossPart = (typeof CP_LLM_LOSS_PARTS)[number];
+
+/** Label id that {@link cpLlmObjective} ignores in `labels` (padding). */
+export const IGNORE_LABEL = -100;
+
+/**
+ * One training batch of B rows. A row is a single video (its second input is a hidden copy of the
+ * first) or a pair of videos (both visible to the decoder).
+ */
+export interface CpLlmTrainBatch {
+  readonly first: CpLlmViews;
+  /** Second inputs `[B, …]`: the other video of a pair, a copy of the first for a single row. */
+  readonly second: CpLlmViews;
+  /** `[B]`: true for a pair row, false for a single row (its copy is hidden from the decoder). */
+  readonly secondVisible: readonly boolean[];
+  /** Decoder inputs `[B, T]`: start token, description, end token, padding. */
+  readonly inputIds: number[][];
+  /** Targets `[B, T]`: `inputIds` shifted left by one; {@link IGNORE_LABEL} where nothing is predicted. */
+  readonly labels: number[][];
+  /** `[B]`: target score of the first input (MOS or pseudo-MOS, 1–5) for the MSE part, or null (masked). */
+  readonly scoreTargets: readonly (number | null)[];
+  /** `[B]`: quality labels (higher is better) of the two inputs of a pair row for the ranking part, or null for a single row. */
+  readonly rankLabels: readonly (readonly [number, number] | null)[];
+}
+
+/** Result of {@link cpLlmObjective}: the weighted total as a tensor, each part as a number. */
+export interface CpLlmObjective {
+  readonly total: tf.Scalar;
+  readonly parts: Partial<Record<CpLlmLossPart, number>>;
+}
+
+/** Options of {@link cpLlmObjective}. */
+export interface CpLlmObjectiveOptions {
+  /** Weight of each part (the paper: all 1). A part with weight 0 is not computed. */
+  readonly weights?: Partial<Record<CpLlmLossPart, number>>;
+}
+
+function checkRows(name: string, value: readonly unknown[] | undefined, b: number): void {
+  if (!Array.isArray(value) || value.length !== b) {
+    throw new ModelError('E_MODEL_ARG', `batch.${name}: expected ${b} rows, got ${Array.isArray(value) ? value.length : String(value)}`);
+  }
+}
+
+/**
+ * CP-LLM's multi-task objective on one batch (arXiv 2505.16025 §3.3): `w_mse·L_mse + w_rank·L_rank
+ * + w_ce·L_ce`, where L_mse is the masked MSE between the first input's video score and its target,
+ * L_rank the ranking hinge over the pair rows, and L_ce the description's token cross-entropy.
+ * A part that has no rows in the batch (no targets, no pairs) is left out. Call it inside
+ * `optimizer.minimize` (or `tf.tidy`): the intermediate tensors are needed by the backward pass
+ * and are freed by that scope, not here.
+ * @throws ModelError `E_MODEL_ARG` naming the batch field that does not fit.
+ */
+export function cpLlmObjective(model: CpLlm, batch: CpLlmTrainBatch, options: CpLlmObjectiveOptions = {}): CpLlmObjective {
+  const b = batch?.inputIds?.length ?? 0;
+  if (b === 0) throw new ModelError('E_MODEL_ARG', 'batch.inputIds: expected at least one row');
+  for (const name of ['labels', 'scoreTargets', 'rankLabels', 'secondVisible'] as const) checkRows(name, batch[name], b);
+  batch.labels.forEach((row, i) => {
+    if (row.length !== batch.inputIds[i].length) throw new ModelError('E_MODEL_ARG', `batch.labels[${i}]: expected ${batch.inputIds[i].length} ids as in inputIds, got ${row.length}`);
+  });
+  batch.rankLabels.forEach((pair, i) => {
+    if (pair !== null && !batch.secondVisible[i]) throw new ModelError('E_MODEL_ARG', `batch.rankLabels[${i}]: a single row (secondVisible false) cannot have rank labels`);
+  });
+  const weights = { mse: 1, rank: 1, ce: 1, ...options.weights };
+  for (const [name, w] of Object.entries(weights)) {
+    if (!(Number.isFinite(w) && w >= 0)) throw new ModelError('E_MODEL_ARG', `weights.${name}: expected a finite number ≥ 0, got ${w}`);
+  }
+  const output = model.forward({ first: batch.first, second: batch.second, secondVisible: batch.secondVisible, targetTokenIds: batch.inputIds, training: true });
+  const parts: Record<string, tf.Tensor> = {};
+  const used: Record<string, number> = {};
+  const targetRows = batch.scoreTargets.flatMap((t, i) => (t === null ? [] : [i]));
+  if (weights.mse > 0 && targetRows.length > 0) {
+    const target = tf.tensor1d(batch.scoreTargets.map((t) => t ?? 0), 'float32');
+    const mask = tf.tensor1d(batch.scoreTargets.map((t) => (t === null ? 0 : 1)), 'float32');
+    parts.mse = maskedMse(output.first.videoScores, target, mask);
+    used.mse = weights.mse;
+  }
+  const pairRows = batch.rankLabels.flatMap((p, i) => (p === null ? [] : [i]));
+  if (weights.rank > 0 && pairRows.length > 0 && output.second) {
+    const rows = tf.tensor1d(pairRows, 'int32');
+    const q1 = tf.tensor1d(pairRows.map((i) => batch.rankLabels[i]![0]), 'float32');
+    const q2 = tf.tensor1d(pairRows.map((i) => batch.rankLabels[i]![1]), 'float32');
+    const s1 = tf.gather(output.first.videoScores, rows);
+    const s2 = tf.gather(output.second.videoScores, rows);
+    parts.rank = rankingHinge(q1, q2, s1, s2);
+    used.rank = weights.rank;
+  }
+  if (weights.ce > 0) {
+    const labels = tf.tensor2d(batch.labels, undefined, 'int32');
+    parts.ce = tokenCrossEntropy(output.logits, labels, { ignoreIndex: IGNORE_LABEL });
+    used.ce = weights.ce;
+  }
+  if (Object.keys(parts).length === 0) throw new ModelError('E_MODEL_ARG', 'batch: no loss part has rows (no score targets, no pairs, and ce weight 0)');
+  const result = multiTask(parts, used);
+  return { total: result.total, parts: result.parts };
+}
