@@ -36,7 +36,7 @@ compression variants of seven real clips. \`vqlm score <video>\` uses it when no
 |---|---|
 | key frames M, patches per frame K | ${m.m}, ${m.k} |
 | context view | ${m.contextSize}² whole frame → frozen ViT (${m.contextVit.numLayers} layer, width ${m.contextVit.hiddenSize}, patch ${m.contextVit.patchSize}; **random weights, not pretrained**) + trained projector |
-| pixel view | ${m.k} patches of ${m.patchSize}² cut at native scale from the frame fitted into ${m.pixelFit[0]}×${m.pixelFit[1]} → trained ViT (${m.pixelVit.numLayers} layers, width ${m.pixelVit.hiddenSize}, patch ${m.pixelVit.patchSize}) |
+| pixel view | ${m.k} patches of ${m.patchSize}² per key frame, cut from the frame at its native resolution (frames larger than ${m.pixelFit[0]}×${m.pixelFit[1]} are scaled down into it, smaller ones are not scaled up) → trained ViT (${m.pixelVit.numLayers} layers, width ${m.pixelVit.hiddenSize}, patch ${m.pixelVit.patchSize}) |
 | decoder | Gemma-style, ${m.decoder.numHiddenLayers} layers, width D = ${m.decoder.hiddenSize}, vocabulary ${m.decoder.vocabSize} (WordPiece built from the training descriptions); trained from scratch with LoRA rank ${m.lora?.r ?? 4} on q/k/v |
 | quality head | 2-layer MLP (hidden ${m.head.hidden}) per key frame; the video score is the mean |
 | calibration | ${summary.calibration.kind} map from the raw score to MOS 1–5, fitted on the training split |
@@ -50,10 +50,13 @@ ${t.lr}. Seed ${trainConfig.seed}.
 
 ## Data
 
-Built by \`vqlm corpus build\` from \`../shared/corpus/sources/\` (7 clips: CGI meadow, CGI snow,
-silent film street scene, airliner, handheld indoor scene, cockatoo close-up, indoor plant), cut
-into 2 s segments, each encoded with H.264 (libx264, preset medium) at CRF 15, 17, …, 51
-(19 levels). Labels: VMAF v0.6.1 of each variant against its segment, mapped to a pseudo-MOS
+Built by \`vqlm corpus build\` from 16 sources: the 7 real clips of \`../shared/corpus/sources/\`
+(CGI meadow, CGI snow, silent-film street scene, airliner, handheld indoor scene, cockatoo
+close-up, indoor plant) and 9 slow 2 s pans across real photographs from scikit-image's sample
+data (Debian \`python3-skimage\`, public domain / CC0: astronaut, coffee, cat, motorcycle, Hubble
+deep field, rocket, and grey grass, gravel and brick textures), which add content the clips lack.
+Clips are cut into 2 s segments; each segment is encoded with H.264 (libx264, preset medium) at
+CRF 15, 17, …, 51 (19 levels). Labels: VMAF v0.6.1 of each variant against its segment, mapped to a pseudo-MOS
 (\`1 + 4·VMAF/100\`, forced non-increasing along the ladder); descriptions generated from the
 recipe, the full-reference scores and the level (\`@vqlm/datasets\` \`describeVariant\`).
 Split by source, so no frame of a held-out source is seen in training:
@@ -103,7 +106,8 @@ Time of \`pnpm train:default\` on this run: corpus ${evaluation.timings.corpusMs
   "context" branch carries little semantic information; the decoder learned its language from
   about ${train.videos} generated descriptions. It writes template sentences, and the numbers in them
   (VMAF, PSNR, SSIM, CRF) are guesses of a small model, not measurements.
-- **Tiny corpus, one distortion.** Seven clips, H.264 only, 2 s segments, at most 1280×720. It has
+- **Tiny corpus, one distortion.** Seven clips and nine photo pans, H.264 only, 2 s segments, at
+  most 1280×720. It has
   not seen blur, noise, scaling, other codecs, camera shake, HDR, gaming or UGC artefacts, and one
   held-out source is a thin basis for any claim about new content.
 - **No human MOS.** Targets are VMAF-derived pseudo-MOS; the 1–5 score is calibrated to that scale,

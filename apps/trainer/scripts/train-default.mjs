@@ -5,18 +5,21 @@
 // and writes its eval.json and MODEL_CARD.md. Flags: --resume (continue an interrupted training),
 // --skip-train (only re-evaluate and re-write the card from the last run).
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readManifest } from '@vqlm/datasets';
 import { flipRateByDiff, plcc, srcc } from '@vqlm/metrics';
 import { createScorer } from '@vqlm/models';
 import { initBackend } from '@vqlm/runtime';
+import { resolveBinaries } from '@vqlm/video-io';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const shared = resolve(root, '..', 'shared');
 const modelDir = join(root, 'models', 'vqlm-tiny');
 const cacheDir = join(root, '.cache', 'vqlm-tiny');
+const sourcesDir = join(cacheDir, 'sources');
 const corpusDir = join(cacheDir, 'corpus');
 const runDir = join(cacheDir, 'run');
 const args = new Set(process.argv.slice(2));
@@ -32,11 +35,50 @@ function run(label, command, commandArgs) {
   return ms;
 }
 
+// Sources: the seven real clips of ../shared/corpus/sources, and nine slow pans across real
+// photographs from scikit-image's data (Debian package python3-skimage; public domain / CC0),
+// which add content the clips lack (faces, food, textures, deep sky).
+const SKIMAGE_DATA = process.env.VQLM_SKIMAGE_DATA ?? '/usr/lib/python3/dist-packages/skimage/data';
+// name: [image, crop width, crop height, x pixels/s, y pixels/s]
+const STILLS = {
+  astronaut: ['astronaut.png', 320, 240, 80, 60],
+  coffee: ['coffee.png', 320, 240, 120, 70],
+  chelsea: ['chelsea.png', 320, 240, 60, 25],
+  motorcycle: ['motorcycle_left.png', 400, 300, 150, 90],
+  hubble: ['hubble_deep_field.jpg', 480, 360, 200, 150],
+  rocket: ['rocket.jpg', 400, 300, 110, 50],
+  grass: ['grass.png', 320, 240, 90, 120],
+  gravel: ['gravel.png', 320, 240, 0, 120],
+  brick: ['brick.png', 320, 240, 90, 60],
+};
+
+async function makeSources() {
+  await mkdir(sourcesDir, { recursive: true });
+  for (const name of await readdir(join(shared, 'corpus', 'sources'))) {
+    if (!name.endsWith('.mp4') || existsSync(join(sourcesDir, name))) continue;
+    await symlink(join(shared, 'corpus', 'sources', name), join(sourcesDir, name));
+  }
+  if (!existsSync(SKIMAGE_DATA)) {
+    throw new Error(`${SKIMAGE_DATA}: scikit-image's sample images are missing; install them with \`apt-get install python3-skimage\` (or set VQLM_SKIMAGE_DATA)`);
+  }
+  const { ffmpeg } = resolveBinaries();
+  for (const [name, [image, w, h, vx, vy]] of Object.entries(STILLS)) {
+    const out = join(sourcesDir, `still-${name}.mp4`);
+    if (existsSync(out)) continue;
+    const tmp = join(sourcesDir, `.tmp-still-${name}.mp4`);
+    execFileSync(ffmpeg, ['-v', 'error', '-nostdin', '-y', '-loop', '1', '-framerate', '25', '-i', join(SKIMAGE_DATA, image), '-t', '2', '-vf', `crop=w=${w}:h=${h}:x='${vx}*t':y='${vy}*t',format=yuv420p`, '-c:v', 'libx264', '-preset', 'medium', '-crf', '8', '-pix_fmt', 'yuv420p', tmp]);
+    await rename(tmp, out);
+  }
+}
+
 const timings = {};
 if (!args.has('--skip-train')) {
+  const sourcesStart = Date.now();
+  await makeSources();
+  timings.sourcesMs = Date.now() - sourcesStart;
   timings.corpusMs = run('corpus', 'apps/cli/dist/bin.js', [
     'corpus', 'build',
-    '--sources', join(shared, 'corpus', 'sources'),
+    '--sources', sourcesDir,
     '--out', corpusDir,
     '--vmaf-model', join(shared, 'vmaf', 'vmaf_v0.6.1.pkl'),
     '--segment-seconds', '2',
@@ -44,7 +86,7 @@ if (!args.has('--skip-train')) {
     '--labels', join(modelDir, 'sources.json'),
     '--split-seed', '0',
   ]);
-  timings.trainMs = run('train', 'apps/trainer/dist/bin.js', ['--config', join(modelDir, 'train.json'), args.has('--resume') ? '--resume' : '--fresh']);
+  timings.trainMs = run('train', 'apps/trainer/dist/bin.js', ['--config', join(modelDir, 'train.json'), '--cache-dir', join(cacheDir, 'cache'), args.has('--resume') ? '--resume' : '--fresh']);
 }
 
 // Held-out evaluation of the finished bundle, through the same Scorer the CLI and server use.

@@ -9,12 +9,16 @@ export function scoreTarget(entry: ManifestEntry): number | null {
   return entry.mos?.value ?? entry.pseudoMos?.value ?? null;
 }
 
-/** Quality labels (higher is better) of a pair: the scores when both have one, else minus the ladder level. */
+/**
+ * Quality labels (higher is better) of a pair for the ranking hinge: minus the ladder level when
+ * both are variants of one ladder (the order the paper's pairs are built on: a higher CRF never
+ * looks better, and the label gap grows with the level gap), else their scores.
+ */
 export function rankLabels(a: ManifestEntry, b: ManifestEntry): [number, number] {
-  const sa = scoreTarget(a);
-  const sb = scoreTarget(b);
-  if (sa !== null && sb !== null && sa !== sb) return [sa, sb];
-  return [-(a.variant?.level ?? 0), -(b.variant?.level ?? 0)];
+  const la = a.variant?.level;
+  const lb = b.variant?.level;
+  if (la !== undefined && lb !== undefined && la !== lb) return [-la, -lb];
+  return [scoreTarget(a) ?? 0, scoreTarget(b) ?? 0];
 }
 
 /** The description a single video is trained to produce: the manifest's, or a short one from its score. */

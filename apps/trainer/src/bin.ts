@@ -30,6 +30,7 @@ interface Flags {
   epochs?: number;
   seed?: number;
   stopAfter?: number;
+  cacheDir?: string;
 }
 
 /** What `--json` prints: the run's outcome without the per-step log. */
@@ -79,7 +80,7 @@ async function runTrain(flags: Flags): Promise<number> {
   const signals = installSignals();
   const progress = createTrainProgress();
   try {
-    const result = await train(config, { resume: flags.resume, fresh: flags.fresh, signal: signals.controller.signal, stopAfterStep: flags.stopAfter, onEvent: progress.onEvent });
+    const result = await train(config, { resume: flags.resume, fresh: flags.fresh, signal: signals.controller.signal, stopAfterStep: flags.stopAfter, cacheDir: flags.cacheDir ? resolve(flags.cacheDir) : undefined, onEvent: progress.onEvent });
     progress.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(resultJson(result))}\n`);
     if (result.interrupted) {
@@ -165,6 +166,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--epochs <n>', 'number of epochs (overrides train.epochs)', positiveInt)
     .option('--seed <n>', 'seed (overrides seed)', nonNegativeInt)
     .option('--stop-after <steps>', 'stop after this many steps with a checkpoint, as on SIGINT', positiveInt)
+    .option('--cache-dir <dir>', 'cache of decoded views and frozen features (default <run>/cache; share it between runs on the same data)')
     .option('--json', 'print the outcome as JSON on stdout')
     .action(async (flags: Flags) => {
       code = await runTrain(flags);

@@ -82,6 +82,8 @@ export const trainConfigSchema = z
         patchSize: positiveInt.default(CP_LLM_DEFAULTS.patchSize),
         /** Paper: 540×1080. */
         pixelFit: z.tuple([positiveInt, positiveInt]).default([...CP_LLM_DEFAULTS.pixelFit]),
+        /** Scale frames smaller than `pixelFit` up into it (paper: a fixed box); false keeps them at native resolution. */
+        pixelUpscale: z.boolean().default(true),
         /** Paper: SigLIP So400m/14 at 448, frozen. Here a random frozen ViT unless `contextTowerOnnx` is given. */
         contextVit: vitSchema.default({ preset: 'siglip-so400m-448' }),
         /** An ONNX vision tower (e.g. a user's SigLIP export) instead of `contextVit`. */

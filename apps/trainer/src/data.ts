@@ -88,9 +88,9 @@ const VIEW_MAGIC = 'vqlm-views-1';
 
 async function viewKey(path: string, model: CpLlm): Promise<string> {
   const info = await stat(path);
-  const { m, k, contextSize, patchSize, pixelFit } = model.config;
+  const { m, k, contextSize, patchSize, pixelFit, pixelUpscale } = model.config;
   return createHash('sha256')
-    .update(JSON.stringify([VIEW_MAGIC, resolve(path), info.size, info.mtimeMs, m, k, contextSize, patchSize, pixelFit]))
+    .update(JSON.stringify([VIEW_MAGIC, resolve(path), info.size, info.mtimeMs, m, k, contextSize, patchSize, pixelFit, pixelUpscale]))
     .digest('hex');
 }
 
@@ -131,7 +131,7 @@ async function writeCachedViews(file: string, views: Views): Promise<void> {
  * encoder). Entries whose video cannot be decoded are reported in `failed` and left out.
  */
 export async function prepareData(entries: readonly ManifestEntry[], root: string, model: CpLlm, options: PrepareOptions): Promise<PreparedData> {
-  const { m, k, contextSize: s, patchSize: p, pixelFit } = model.config;
+  const { m, k, contextSize: s, patchSize: p, pixelFit, pixelUpscale } = model.config;
   const contextBytes = m * s * s * 3;
   const pixelBytes = m * k * p * p * 3;
   const cache = new FeatureCache(join(options.cacheDir, 'features'));
@@ -148,7 +148,7 @@ export async function prepareData(entries: readonly ManifestEntry[], root: strin
         const file = join(options.cacheDir, 'views', key.slice(0, 2), `${key}.bin`);
         let views = await readCachedViews(file, contextBytes, pixelBytes);
         if (!views) {
-          const sampled = await sampleViews(path, { m, context: { size: s }, pixel: { fit: [pixelFit[0], pixelFit[1]], patch: p, k }, signal: options.signal });
+          const sampled = await sampleViews(path, { m, context: { size: s }, pixel: { fit: [pixelFit[0], pixelFit[1]], patch: p, k, upscale: pixelUpscale }, signal: options.signal });
           if (!sampled.context || !sampled.pixel) throw new Error('no views returned');
           if (sampled.context.frames.length !== contextBytes || sampled.pixel.frames.length !== pixelBytes) {
             throw new Error(`expected ${m} key frames, got ${sampled.indices.length}`);

@@ -37,6 +37,7 @@ export function modelConfig(config: TrainConfig, decoder?: GemmaDecoder): CpLlmC
       contextSize: model.contextSize,
       patchSize: model.patchSize,
       pixelFit: model.pixelFit,
+      pixelUpscale: model.pixelUpscale,
       contextVit: vit(model.contextVit),
       pixelVit: vit(model.pixelVit, model.patchSize),
       decoder:

@@ -19,6 +19,12 @@ export interface CpLlmConfig {
   readonly patchSize: number;
   /** Box `[short, long]` the frame is fitted into, aspect kept, before the patches are cut (paper 540×1080). */
   readonly pixelFit: readonly [number, number];
+  /**
+   * Whether a frame smaller than `pixelFit` is scaled up into it (the paper's fixed box; default
+   * true). False keeps small frames at their native resolution, so compression artefacts are seen
+   * at the scale they were made.
+   */
+  readonly pixelUpscale: boolean;
   /** The frozen context tower (paper SigLIP So400m/14 at 448). */
   readonly contextVit: VitConfig;
   /** The trainable pixel ViT (paper VideoPrism; here a ViT, default ViT-B/16). */
@@ -123,6 +129,7 @@ export const cpLlmConfigSchema = z.object({
   contextSize: positiveInt,
   patchSize: positiveInt,
   pixelFit: z.tuple([positiveInt, positiveInt]),
+  pixelUpscale: z.boolean().default(true),
   contextVit: vitConfigSchema,
   pixelVit: vitConfigSchema,
   decoder: gemmaConfigSchema,
@@ -187,6 +194,7 @@ export function createCpLlmConfig(init: CpLlmConfigInit): CpLlmConfig {
     contextSize: init.contextSize ?? CP_LLM_DEFAULTS.contextSize,
     patchSize,
     pixelFit: init.pixelFit ?? CP_LLM_DEFAULTS.pixelFit,
+    pixelUpscale: init.pixelUpscale ?? true,
     contextVit: init.contextVit ?? vitConfig('siglip-so400m-448'),
     pixelVit: init.pixelVit ?? vitConfig('base', { imageSize: patchSize }),
     decoder: init.decoder,

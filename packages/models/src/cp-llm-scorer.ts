@@ -46,12 +46,12 @@ export class CpLlmScorer implements Scorer {
 
   /** Both CP-LLM views of M uniformly spaced key frames, from one decode. */
   private async sample(video: string): Promise<Sampled> {
-    const { m, k, contextSize, patchSize, pixelFit } = this.model.config;
+    const { m, k, contextSize, patchSize, pixelFit, pixelUpscale } = this.model.config;
     const sampled = await sampleViews(video, {
       m,
       strategy: this.options.strategy,
       context: { size: contextSize },
-      pixel: { fit: [pixelFit[0], pixelFit[1]], patch: patchSize, k },
+      pixel: { fit: [pixelFit[0], pixelFit[1]], patch: patchSize, k, upscale: pixelUpscale },
     });
     const { context, pixel } = sampled;
     if (!context || !pixel) throw new ModelError('E_MODEL_ARG', `${video}: video-io returned no views`);
