@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 const f3 = (x) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(3));
 const pct = (x) => `${(100 * x).toFixed(1)} %`;
+const mins = (ms) => (typeof ms === 'number' ? `${(ms / 60000).toFixed(1)} min` : 'not measured');
 
 function countBy(manifest, split) {
   const entries = manifest.filter((e) => e.split === split);
@@ -98,7 +99,7 @@ Example descriptions (greedy decoding):
 
 ${d.examples.map((e) => `- CRF ${e.crf}: “${e.description}”`).join('\n')}
 
-Time of \`pnpm train:default\` on this run: corpus ${evaluation.timings.corpusMs ? `${(evaluation.timings.corpusMs / 60000).toFixed(1)} min` : 'reused'}, training ${evaluation.timings.trainMs ? `${(evaluation.timings.trainMs / 60000).toFixed(1)} min` : 'reused'}, held-out evaluation ${(evaluation.timings.evalMs / 60000).toFixed(1)} min, on the 2-core CI machine (tfjs wasm backend).
+Time of \`pnpm train:default\` (2-core machine, tfjs wasm backend): corpus ${mins(evaluation.timings.corpusMs)}, training ${mins(evaluation.timings.trainMs)}${evaluation.timings.prepareMs ? ` (of which decoding the views and encoding the frozen features: ${mins(evaluation.timings.prepareMs)})` : ''}, held-out evaluation ${mins(evaluation.timings.evalMs)}${evaluation.timings.note ? `. ${evaluation.timings.note}` : ''}.
 
 ## Limits
 

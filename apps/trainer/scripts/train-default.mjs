@@ -89,6 +89,18 @@ if (!args.has('--skip-train')) {
   timings.trainMs = run('train', 'apps/trainer/dist/bin.js', ['--config', join(modelDir, 'train.json'), '--cache-dir', join(cacheDir, 'cache'), args.has('--resume') ? '--resume' : '--fresh']);
 }
 
+// Times of the corpus and training phases are kept beside the run, so that --skip-train can report them.
+const timingsFile = join(cacheDir, 'timings.json');
+if (args.has('--skip-train')) {
+  try {
+    Object.assign(timings, JSON.parse(await readFile(timingsFile, 'utf8')));
+  } catch {
+    // no earlier timings: the card says "not measured"
+  }
+} else {
+  await writeFile(timingsFile, `${JSON.stringify(timings, null, 2)}\n`);
+}
+
 // Held-out evaluation of the finished bundle, through the same Scorer the CLI and server use.
 await initBackend({ backend: process.env.VQLM_BACKEND, log: (m) => process.stderr.write(`${m}\n`) });
 const t0 = Date.now();

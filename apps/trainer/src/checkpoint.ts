@@ -81,8 +81,12 @@ export async function saveCheckpoint(runDir: string, variables: readonly tf.Vari
     throw new TrainerError('E_CHECKPOINT', `${final}: cannot write the checkpoint (${(error as Error).message})`, { cause: error });
   }
   await writeFileAtomic(join(root, LATEST), `${JSON.stringify({ checkpoint: name, step: state.step })}\n`);
+  // Keep the newest `keep` checkpoints up to this one. Checkpoints of later steps belong to an
+  // abandoned timeline (a run resumed from an earlier step, or stale files): remove them too.
   const all = (await readdir(root)).filter((n) => /^step-\d+$/.test(n)).sort();
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) await rm(join(root, old), { recursive: true, force: true });
+  const upToNow = all.filter((n) => n <= name);
+  const stale = [...upToNow.slice(0, Math.max(0, upToNow.length - keep)), ...all.filter((n) => n > name)];
+  for (const old of stale) await rm(join(root, old), { recursive: true, force: true });
   return final;
 }
 
