@@ -21,9 +21,11 @@ import { resolveBinaries } from '@vqlm/video-io';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
+  // `pnpm bench -- --flag` passes the `--` through.
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     duration: { type: 'string', default: '60' },
-    warmup: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '20' },
     connections: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '1' },
     model: { type: 'string' },

@@ -118,15 +118,17 @@ timings.evalMs = Date.now() - t0;
 
 const levelOf = (mos) => (mos < 1.5 ? 'bad' : mos < 2.5 ? 'poor' : mos < 3.5 ? 'fair' : mos < 4.5 ? 'good' : 'excellent');
 const withVmaf = rows.filter((r) => r.vmaf !== null);
+// The tokenizer lower-cases and splits punctuation ("h. 264", "crf 43"): match loosely.
 const crfIn = (text) => {
-  const m = /CRF (\d+)/.exec(text);
+  const m = /crf\s*(\d+)/i.exec(text);
   return m ? Number(m[1]) : null;
 };
 const descriptions = {
   n: rows.length,
-  namesH264: rows.filter((r) => /H\.264/.test(r.description)).length / rows.length,
+  namesH264: rows.filter((r) => /h\s*\.?\s*264/i.test(r.description)).length / rows.length,
+  distinct: new Set(rows.map((r) => r.description)).size,
   crfWithin4: rows.filter((r) => crfIn(r.description) !== null && Math.abs(crfIn(r.description) - r.crf) <= 4).length / rows.length,
-  rightLevelWord: rows.filter((r) => r.pseudoMos !== null && r.description.includes(`its quality is ${levelOf(r.pseudoMos)}`)).length / rows.length,
+  rightLevelWord: rows.filter((r) => r.pseudoMos !== null && r.description.toLowerCase().includes(`its quality is ${levelOf(r.pseudoMos)}`)).length / rows.length,
   examples: rows.filter((_, i) => i % Math.max(1, Math.floor(rows.length / 3)) === 0).slice(0, 3).map((r) => ({ id: r.id, crf: r.crf, description: r.description })),
 };
 const evaluation = {
@@ -144,9 +146,10 @@ const evaluation = {
 
 // Ship the bundle: model.json, weights, adapters, tokenizer, ONNX towers.
 const bundleFiles = await readdir(join(runDir, 'bundle'));
-for (const name of await readdir(modelDir)) if (!['train.json', 'sources.json', 'MODEL_CARD.md', 'eval.json'].includes(name)) await rm(join(modelDir, name), { recursive: true, force: true });
+for (const name of await readdir(modelDir)) if (!['train.json', 'sources.json', 'MODEL_CARD.md', 'eval.json', 'curves.svg'].includes(name)) await rm(join(modelDir, name), { recursive: true, force: true });
 await mkdir(modelDir, { recursive: true });
 for (const name of bundleFiles) await cp(join(runDir, 'bundle', name), join(modelDir, name), { recursive: true });
+await cp(join(runDir, 'curves.svg'), join(modelDir, 'curves.svg'));
 const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
 await writeFile(join(modelDir, 'eval.json'), `${JSON.stringify({ ...evaluation, rows }, null, 2)}\n`);
 const { writeModelCard } = await import('./model-card.mjs');

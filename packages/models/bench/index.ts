@@ -36,6 +36,8 @@ import {
 } from '../src/index.js';
 
 const { values } = parseArgs({
+  // `pnpm bench -- --flag` passes the `--` through.
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     bundle: { type: 'string' },
     preset: { type: 'string' },
