@@ -73,7 +73,8 @@ export interface BuiltBatch {
   readonly tensors: tf.Tensor[];
 }
 
-function stackViews(model: CpLlm, rows: readonly PreparedItem[]): { features: tf.Tensor; pixel: { data: Uint8Array; dims: number[] } } {
+/** The cached views of `rows` as one batch: features `[B, M, Th, F]` (a tensor to dispose) and pixel bytes `[B, M, K, P, P, 3]`. */
+export function stackViews(model: CpLlm, rows: readonly PreparedItem[]): { features: tf.Tensor; pixel: { data: Uint8Array; dims: number[] } } {
   const { m, k, patchSize: p } = model.config;
   const th = model.contextEncoder.numTokens;
   const f = model.contextEncoder.featureDim;

@@ -2,7 +2,7 @@ import { ladderKey, type ManifestEntry } from '@vqlm/datasets';
 import { flipRateByDiff, summary, type FlipBucket, type FlipSample, type MetricSummary } from '@vqlm/metrics';
 import type { CpLlm } from '@vqlm/models';
 import { tf } from '@vqlm/runtime';
-import { scoreTarget } from './batch.js';
+import { scoreTarget, stackViews } from './batch.js';
 import type { PreparedItem } from './data.js';
 
 /** One evaluated video. */
@@ -38,22 +38,11 @@ export function flipSamples(entries: readonly ManifestEntry[], scores: ReadonlyM
 
 /** Raw video scores of prepared items, in batches (no decoder run). */
 export async function scoreItems(model: CpLlm, items: readonly PreparedItem[], batchSize = 16): Promise<number[]> {
-  const { m, k, patchSize: p } = model.config;
-  const th = model.contextEncoder.numTokens;
-  const f = model.contextEncoder.featureDim;
   const out: number[] = [];
   for (let start = 0; start < items.length; start += batchSize) {
-    const rows = items.slice(start, start + batchSize);
-    const features = new Float32Array(rows.length * m * th * f);
-    const pixel = new Uint8Array(rows.length * m * k * p * p * 3);
-    rows.forEach((item, i) => {
-      features.set(item.features, i * m * th * f);
-      pixel.set(item.pixel, i * m * k * p * p * 3);
-    });
-    const scores = tf.tidy(() => {
-      const contextFeatures = tf.tensor4d(features, [rows.length, m, th, f]);
-      return tf.mean(model.frameScores({ contextFeatures, pixel: { data: pixel, dims: [rows.length, m, k, p, p, 3] } }), 1);
-    });
+    const { features, pixel } = stackViews(model, items.slice(start, start + batchSize));
+    const scores = tf.tidy(() => tf.mean(model.frameScores({ contextFeatures: features, pixel }), 1));
+    features.dispose();
     out.push(...(await scores.data()));
     scores.dispose();
   }

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PairSampler, writeFileAtomic, type PairSamplerOptions } from '@vqlm/datasets';
 import { fitCalibration, IDENTITY_CALIBRATION, type Calibration } from '@vqlm/heads';
@@ -72,16 +72,24 @@ export interface TrainResult {
   readonly log: readonly LogRecord[];
 }
 
+/** The records of `log.jsonl`; a line cut short by a crash mid-append is skipped. */
 async function readLog(file: string): Promise<LogRecord[]> {
+  let text: string;
   try {
-    const text = await readFile(file, 'utf8');
-    return text
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .map((l) => JSON.parse(l) as LogRecord);
+    text = await readFile(file, 'utf8');
   } catch {
     return [];
   }
+  const records: LogRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      records.push(JSON.parse(line) as LogRecord);
+    } catch {
+      // a partial last line: the checkpoint it would belong to was never written
+    }
+  }
+  return records;
 }
 
 function evalRecord(split: 'val' | 'test', epoch: number, step: number, result: EvalResult): EvalRecord {
@@ -191,15 +199,18 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       featuresCached: data.featureStats.cached,
     });
 
+    // Appended, not rewritten: the file was made consistent with the checkpoint above.
     const appendLog = async (records: LogRecord[]): Promise<void> => {
+      if (records.length === 0) return;
       log.push(...records);
-      await writeFileAtomic(logFile, log.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      await appendFile(logFile, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     };
     const state = (): TrainState => ({ version: 1, fingerprint, step, epoch, sampler: sampler.state(), evaluatedEpochs, savedAt: new Date().toISOString() });
     const checkpoint = async (): Promise<void> => {
       const dir = await saveCheckpoint(runDir, vars, optimizer, state(), config.train.keepCheckpoints);
       options.onEvent?.({ type: 'checkpoint', step, dir });
     };
+    const lastVal: { step: number; result: EvalResult | null } = { step: -1, result: null };
     const evaluate = async (split: 'val' | 'test', atEpoch: number): Promise<EvalResult | null> => {
       const items = itemsOf(split);
       if (items.length === 0) return null;
@@ -207,6 +218,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       const record = evalRecord(split, atEpoch, step, result);
       options.onEvent?.({ type: 'eval', record });
       await appendLog([record]);
+      if (split === 'val') Object.assign(lastVal, { step, result });
       return result;
     };
 
@@ -264,8 +276,15 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     await appendLog(pending);
 
     // Final: last evaluation (if not already done at this step), test split, calibration, bundle, plot, summary.
-    const lastVal = log.filter((r): r is EvalRecord => r.type === 'eval' && r.split === 'val').at(-1);
-    const val = lastVal && lastVal.step === step ? await evaluateSplit(model, itemsOf('val'), { flipDiffs: config.eval.flipDiffs, descriptions: 0 }) : await evaluate('val', epoch);
+    // The last epoch's validation is reused; a run resumed after its last step was evaluated
+    // re-scores it without logging it twice.
+    const loggedVal = log.some((r) => r.type === 'eval' && r.split === 'val' && r.step === step);
+    const val =
+      lastVal.result !== null && lastVal.step === step
+        ? lastVal.result
+        : loggedVal
+          ? await evaluateSplit(model, itemsOf('val'), { flipDiffs: config.eval.flipDiffs, descriptions: 0 })
+          : await evaluate('val', epoch);
     const test = await evaluate('test', epoch);
     const calibration = await fitRunCalibration(model, itemsOf('train'));
     const bundleDir = join(runDir, 'bundle');

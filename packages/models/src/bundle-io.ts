@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { tf, type SafetensorsFile } from '@vqlm/runtime';
+import { openSafetensors, tf, type SafetensorsFile } from '@vqlm/runtime';
 import { ModelError, shapeText } from './errors.js';
 
 /** Version of the bundle layout written by `saveBundle`. */
@@ -105,6 +105,50 @@ export function checkBundleTensors(file: SafetensorsFile, expected: ReadonlyMap<
   }
   const unexpected = file.names.filter((name) => !expected.has(name));
   if (unexpected.length > 0) throw new ModelError('E_BUNDLE_TENSOR', `${label}: unexpected tensor '${unexpected[0]}'${unexpected.length > 1 ? ` (and ${unexpected.length - 1} more)` : ''}`);
+}
+
+/**
+ * Reads a bundle's trainable-weights file into a model: checks every tensor first
+ * ({@link checkBundleTensors}), then hands each one to `assign` (which copies it; the tensor is
+ * disposed afterwards), except those under `headPrefix`, which are collected (prefix removed) and
+ * given to `setHead` at once.
+ * @throws ModelError `E_BUNDLE_IO` / `E_BUNDLE_TENSOR` naming `label`.
+ */
+export async function loadBundleTensors(
+  path: string,
+  label: string,
+  expected: ReadonlyMap<string, tf.Tensor>,
+  parts: { readonly headPrefix: string; readonly assign: (name: string, value: tf.Tensor) => void; readonly setHead: (weights: Record<string, tf.Tensor>) => void },
+): Promise<void> {
+  let file;
+  try {
+    file = await openSafetensors(path);
+  } catch (error) {
+    throw wrapBundleError(label, error);
+  }
+  try {
+    checkBundleTensors(file, expected, label);
+    const head: Record<string, tf.Tensor> = {};
+    try {
+      for (const name of expected.keys()) {
+        const value = tf.tensor(await file.read(name), file.info(name).shape);
+        if (name.startsWith(parts.headPrefix)) {
+          head[name.slice(parts.headPrefix.length)] = value;
+          continue;
+        }
+        try {
+          parts.assign(name, value);
+        } finally {
+          value.dispose();
+        }
+      }
+      parts.setHead(head);
+    } finally {
+      tf.dispose(Object.values(head));
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 /**

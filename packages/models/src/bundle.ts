@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { loadGemmaCheckpoint, loadLoraAdapter, loadTokenizer, saveGemmaCheckpoint, saveLoraAdapter, saveTokenizer, type GemmaDecoder } from '@vqlm/decoder-lora';
 import { OnnxContextEncoder, TfjsContextEncoder, ViT, exportVitToOnnx, loadVitWeights, saveVitWeights, type ContextEncoder } from '@vqlm/encoders';
 import { IDENTITY_CALIBRATION, parseCalibration, type Calibration } from '@vqlm/heads';
-import { openSafetensors, tf, writeSafetensors } from '@vqlm/runtime';
+import { tf, writeSafetensors } from '@vqlm/runtime';
 import { z } from 'zod';
 import { cpLlmConfigSchema, validateCpLlmConfig, zodIssues, type CpLlmConfig } from './config.js';
 import { CpLlm } from './cp-llm.js';
@@ -11,7 +11,7 @@ import {
   BUNDLE_FILES,
   BUNDLE_FORMAT_VERSION,
   PACKAGE_VERSION,
-  checkBundleTensors,
+  loadBundleTensors,
   manifestArchitecture,
   readManifestJson,
   wrapBundleError as wrap,
@@ -290,34 +290,9 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
 }
 
 async function loadTrainableWeights(model: CpLlm, path: string, label: string): Promise<void> {
-  let file;
-  try {
-    file = await openSafetensors(path);
-  } catch (error) {
-    throw wrap(label, error);
-  }
-  try {
-    const expected = bundleWeights(model);
-    checkBundleTensors(file, expected, label);
-    const head: Record<string, tf.Tensor> = {};
-    try {
-      for (const name of expected.keys()) {
-        const value = tf.tensor(await file.read(name), file.info(name).shape);
-        if (name.startsWith('quality_head.')) {
-          head[name.slice('quality_head.'.length)] = value;
-          continue;
-        }
-        try {
-          assignWeight(model, name, value);
-        } finally {
-          value.dispose();
-        }
-      }
-      model.head.setWeights(head);
-    } finally {
-      tf.dispose(Object.values(head));
-    }
-  } finally {
-    await file.close();
-  }
+  await loadBundleTensors(path, label, bundleWeights(model), {
+    headPrefix: 'quality_head.',
+    assign: (name, value) => assignWeight(model, name, value),
+    setHead: (head) => model.head.setWeights(head),
+  });
 }

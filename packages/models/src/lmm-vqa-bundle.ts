@@ -2,9 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadGemmaCheckpoint, loadLoraAdapter, loadTokenizer, saveGemmaCheckpoint, saveLoraAdapter, saveTokenizer, validateGemmaConfig, type GemmaDecoder } from '@vqlm/decoder-lora';
 import { loadVitWeights, saveVitWeights, validateVitConfig } from '@vqlm/encoders';
-import { openSafetensors, tf, writeSafetensors } from '@vqlm/runtime';
+import { tf, writeSafetensors } from '@vqlm/runtime';
 import { z } from 'zod';
-import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, checkBundleTensors, manifestArchitecture, readManifestJson, wrapBundleError as wrap, writeBundleDir } from './bundle-io.js';
+import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, loadBundleTensors, manifestArchitecture, readManifestJson, wrapBundleError as wrap, writeBundleDir } from './bundle-io.js';
 import { gemmaConfigSchema, loraConfigSchema, vitConfigSchema, zodIssues } from './config.js';
 import { ModelError } from './errors.js';
 import { LmmVqa, type LmmVqaConfig } from './lmm-vqa.js';
@@ -225,36 +225,13 @@ export async function loadLmmVqaBundle(dir: string): Promise<LoadedLmmVqaBundle>
 }
 
 async function loadLmmVqaWeights(model: LmmVqa, path: string, label: string): Promise<void> {
-  let file;
-  try {
-    file = await openSafetensors(path);
-  } catch (error) {
-    throw wrap(label, error);
-  }
-  try {
-    const expected = lmmVqaBundleWeights(model);
-    checkBundleTensors(file, expected, label);
-    const head: Record<string, tf.Tensor> = {};
-    try {
-      for (const name of expected.keys()) {
-        const value = tf.tensor(await file.read(name), file.info(name).shape);
-        if (name.startsWith('level_head.')) {
-          head[name.slice('level_head.'.length)] = value;
-          continue;
-        }
-        try {
-          if (name.startsWith('spatial_projector.')) model.spatialProjector.params.set(name.slice('spatial_projector.'.length), value);
-          else if (name.startsWith('temporal_encoder.projector.')) model.temporalEncoder.projector.params.set(name.slice('temporal_encoder.projector.'.length), value);
-          else model.temporalEncoder.params.set(name.slice('temporal_encoder.'.length), value);
-        } finally {
-          value.dispose();
-        }
-      }
-      model.levelHead.setWeights(head);
-    } finally {
-      tf.dispose(Object.values(head));
-    }
-  } finally {
-    await file.close();
-  }
+  await loadBundleTensors(path, label, lmmVqaBundleWeights(model), {
+    headPrefix: 'level_head.',
+    assign: (name, value) => {
+      if (name.startsWith('spatial_projector.')) model.spatialProjector.params.set(name.slice('spatial_projector.'.length), value);
+      else if (name.startsWith('temporal_encoder.projector.')) model.temporalEncoder.projector.params.set(name.slice('temporal_encoder.projector.'.length), value);
+      else model.temporalEncoder.params.set(name.slice('temporal_encoder.'.length), value);
+    },
+    setHead: (head) => model.levelHead.setWeights(head),
+  });
 }
