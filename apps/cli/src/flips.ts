@@ -4,11 +4,14 @@
  * scored variants into flip-rate samples.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { ladderKey, type ManifestEntry } from '@vqlm/datasets';
+import type { FlipUnit, ManifestEntry } from '@vqlm/datasets';
 import type { FlipBucket, FlipSample } from '@vqlm/metrics';
 import type { Scorer } from '@vqlm/models';
 import { formatError } from './cli-error.js';
 import { createProgress } from './output.js';
+
+// Flip-rate samples: originals and lone variants left out, CRF when every variant has one.
+export { flipSamples, type FlipUnit } from '@vqlm/datasets';
 
 /** A manifest entry and the score given to it. */
 export interface ScoredEntry {
@@ -52,28 +55,6 @@ export async function scoreEntries(scorer: Scorer, entries: readonly ManifestEnt
     progress.stop();
   }
   return { scored, failed };
-}
-
-/** What a variant's level is measured in: the CRF when every ladder entry has one, else the ladder level. */
-export type FlipUnit = 'crf' | 'level';
-
-/**
- * The flip-rate samples of the scored variants (entries without `variant`
- * are left out): level = CRF when every variant has a CRF, else the ladder
- * level; ladders are keyed by `ladderKey`. Only ladders with at least two
- * variants give pairs, so single variants are dropped.
- */
-export function flipSamples(scored: readonly ScoredEntry[]): { unit: FlipUnit; samples: FlipSample[] } {
-  const variants = scored.filter((s) => s.entry.variant !== undefined);
-  const useCrf = variants.length > 0 && variants.every((s) => s.entry.variant?.recipe.crf !== undefined);
-  const samples = variants.map((s) => ({
-    sourceId: ladderKey(s.entry),
-    level: useCrf ? (s.entry.variant?.recipe.crf ?? 0) : (s.entry.variant?.level ?? 0),
-    score: s.score,
-  }));
-  const counts = new Map<string | number, number>();
-  for (const s of samples) counts.set(s.sourceId, (counts.get(s.sourceId) ?? 0) + 1);
-  return { unit: useCrf ? 'crf' : 'level', samples: samples.filter((s) => (counts.get(s.sourceId) ?? 0) > 1) };
 }
 
 /** Every level difference that occurs within a ladder, ascending. */

@@ -13,7 +13,7 @@ import { readManifest } from '@vqlm/datasets';
 import { flipRateByDiff, plcc, srcc } from '@vqlm/metrics';
 import { createScorer } from '@vqlm/models';
 import { initBackend } from '@vqlm/runtime';
-import { resolveBinaries } from '@vqlm/video-io';
+import { resolveBinaries, sampleViews } from '@vqlm/video-io';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const shared = resolve(root, '..', 'shared');
@@ -116,6 +116,29 @@ for (const [i, entry] of test.entries()) {
 await scorer.dispose();
 timings.evalMs = Date.now() - t0;
 
+// A reference without learning, measured on the same held-out videos in the same run: the mean
+// absolute difference between neighbouring pixels of the very pixel patches the model sees
+// (compression removes fine detail, so within one clip it falls as the CRF rises).
+const trainModel = JSON.parse(await readFile(join(modelDir, 'train.json'), 'utf8')).model;
+const detail = async (path) => {
+  const { m, k, patchSize: p, pixelFit, pixelUpscale } = trainModel;
+  const { pixel } = await sampleViews(path, { m, context: false, pixel: { fit: pixelFit, patch: p, k, upscale: pixelUpscale } });
+  const px = pixel.frames;
+  let sum = 0;
+  let n = 0;
+  for (let patch = 0; patch < m * k; patch++) {
+    for (let y = 0; y < p - 1; y++) {
+      for (let x = 0; x < p - 1; x++) {
+        const i = ((patch * p + y) * p + x) * 3;
+        for (let c = 0; c < 3; c++) sum += Math.abs(px[i + c] - px[i + 3 + c]) + Math.abs(px[i + c] - px[i + p * 3 + c]);
+        n += 6;
+      }
+    }
+  }
+  return sum / n;
+};
+for (const row of rows) row.reference = await detail(join(corpusDir, test.find((e) => e.id === row.id).path));
+
 const levelOf = (mos) => (mos < 1.5 ? 'bad' : mos < 2.5 ? 'poor' : mos < 3.5 ? 'fair' : mos < 4.5 ? 'good' : 'excellent');
 const withVmaf = rows.filter((r) => r.vmaf !== null);
 // The tokenizer lower-cases and splits punctuation ("h. 264", "crf 43"): match loosely.
@@ -139,6 +162,11 @@ const evaluation = {
   plccVsVmaf: plcc(withVmaf.map((r) => r.score), withVmaf.map((r) => r.vmaf), { fit: 'logistic4' }),
   srccVsPseudoMos: srcc(rows.map((r) => r.score), rows.map((r) => r.pseudoMos)),
   flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.rawScore })), [2, 4, 6, 8, 10, 20]),
+  reference: {
+    name: 'mean absolute neighbouring-pixel difference of the same pixel patches (no learning)',
+    srccVsVmaf: srcc(withVmaf.map((r) => r.reference), withVmaf.map((r) => r.vmaf)),
+    flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.reference })), [2, 4, 6, 8, 10, 20]),
+  },
   descriptions,
   timings,
   totalMinutes: Number(minutes(Date.now() - started)),

@@ -71,6 +71,26 @@ describe('vqlm-train', () => {
     expect(existsSync(join(result.bundleDir, 'model.json'))).toBe(true);
   }, 240_000);
 
+  it('stops within the epoch on SIGTERM, not at the next write to disk', async () => {
+    // 24 steps of one item (6 training videos), evaluated and logged only at the end of each
+    // 6-step epoch, no checkpoint before step 100: a loop that never yields to the event loop
+    // would see the signal only at the epoch's end (step 6).
+    const prompt = join(dir, 'prompt.json');
+    await writeFile(prompt, JSON.stringify(microConfig('manifest.jsonl', 'run-prompt', { train: { epochs: 4, batchSize: 1, checkpointEvery: 100 } }), null, 2));
+    let sent = false;
+    const run = await runBin(['--config', prompt], (text, child) => {
+      if (!sent && /step \d+\/24/.test(text)) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
+    });
+    expect(sent).toBe(true);
+    expect(run.code, run.stderr).toBe(143);
+    const latest = JSON.parse(await readFile(join(dir, 'run-prompt', 'checkpoints', 'latest.json'), 'utf8')) as { step: number };
+    expect(latest.step).toBeGreaterThanOrEqual(1);
+    expect(latest.step).toBeLessThan(6);
+  }, 240_000);
+
   it('reports a bad config in one line naming the field, exit 1', async () => {
     const bad = join(dir, 'bad.json');
     await writeFile(bad, JSON.stringify({ data: { manifest: 'manifest.jsonl' }, train: { lr: 'fast' } }));

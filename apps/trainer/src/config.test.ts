@@ -11,14 +11,14 @@ describe('trainConfigSchema', () => {
     expect(config.data.manifest).toBe('/base/m.jsonl');
     expect(config.model).toMatchObject({ m: 8, k: 8, contextSize: 448, patchSize: 224, pixelFit: [540, 1080], branches: 'both', lora: { r: 4, alpha: 4, targetModules: ['q_proj', 'k_proj', 'v_proj'] } });
     expect(config.model.contextVit.preset).toBe('siglip-so400m-448');
-    expect(config.train).toMatchObject({ optimizer: 'adam', lr: 1e-4, pairRatio: 0.5, lossWeights: { mse: 1, rank: 1, ce: 1 }, freeze: { decoderBase: true, lora: false, pixelEncoder: false } });
+    expect(config.train).toMatchObject({ optimizer: 'adam', lr: 1e-4, pairRatio: 0.5, lossWeights: { mse: 1, rank: 1, ce: 1 }, rankMargin: 0, freeze: { decoderBase: true, lora: false, pixelEncoder: false } });
     expect(config.output.dir).toBe('/base/runs/cp-llm');
   });
 
   it('names every bad field', () => {
-    const bad = () => parseTrainConfig({ data: { manifest: 'm' }, train: { lr: -1, pairRatio: 2 }, model: { lora: { r: 0 } }, extra: 1 });
+    const bad = () => parseTrainConfig({ data: { manifest: 'm' }, train: { lr: -1, pairRatio: 2, rankMargin: -0.1 }, model: { lora: { r: 0 } }, extra: 1 });
     expect(bad).toThrow(TrainerError);
-    expect(bad).toThrow(/config.train.lr: .*config.train.pairRatio: .*/s);
+    expect(bad).toThrow(/config.train.lr: .*config.train.pairRatio: .*config.train.rankMargin: .*/s);
     expect(() => parseTrainConfig({ data: { manifest: 'm' }, model: { pixelVit: { preset: 'huge' } } })).toThrow(/model.pixelVit.preset: unknown ViT preset "huge"/);
     expect(() => parseTrainConfig({ data: { manifest: 'm', ratios: { train: 0.5, val: 0.1, test: 0.1 } } })).toThrow(/data.ratios: must sum to 1/);
     expect(() => parseTrainConfig({ data: { manifest: 'm' }, model: { decoder: { checkpoint: 'gemma' } } })).toThrow(/model.decoder.tokenizer: required/);

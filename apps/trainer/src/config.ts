@@ -129,6 +129,8 @@ export const trainConfigSchema = z
         levelDifference: z.object({ min: positiveInt, max: positiveInt }).strict().optional(),
         /** Paper: equal weights. */
         lossWeights: z.object({ mse: z.number().min(0).default(1), rank: z.number().min(0).default(1), ce: z.number().min(0).default(1) }).strict().default({}),
+        /** Margin of the ranking hinge in score units. Paper: none (0); see `rankingHinge` for why one helps a model trained from scratch. */
+        rankMargin: z.number().min(0).default(0),
         freeze: freezeSchema.default({}),
         /** Write a checkpoint every this many steps (and on SIGINT/SIGTERM and at the end). */
         checkpointEvery: positiveInt.default(100),

@@ -1,4 +1,4 @@
-import { ladderKey, type ManifestEntry } from '@vqlm/datasets';
+import { flipSamples as ladderFlipSamples, type FlipUnit, type ManifestEntry } from '@vqlm/datasets';
 import { flipRateByDiff, summary, type FlipBucket, type FlipSample, type MetricSummary } from '@vqlm/metrics';
 import type { CpLlm } from '@vqlm/models';
 import { tf } from '@vqlm/runtime';
@@ -20,20 +20,15 @@ export interface EvalResult {
   /** SRCC, PLCC (no fit), KRCC, RMSE against the targets; null when fewer than 3 targets or a constant side. */
   readonly summary: MetricSummary | null;
   /** `crf` when every ladder entry has a CRF, else `level`. */
-  readonly flipUnit: 'crf' | 'level';
+  readonly flipUnit: FlipUnit;
   readonly flip: readonly FlipBucket[];
   /** A few generated descriptions: id, text, and the text it was trained towards. */
   readonly descriptions: readonly { readonly id: string; readonly text: string; readonly reference: string | null }[];
 }
 
-/** Flip-rate samples of scored ladder entries: by CRF when every one has a CRF, else by ladder level. */
-export function flipSamples(entries: readonly ManifestEntry[], scores: ReadonlyMap<string, number>): { unit: 'crf' | 'level'; samples: FlipSample[] } {
-  const variants = entries.filter((e) => e.variant !== undefined && e.variant.level > 0 && scores.has(e.id));
-  const useCrf = variants.length > 0 && variants.every((e) => e.variant?.recipe.crf !== undefined);
-  return {
-    unit: useCrf ? 'crf' : 'level',
-    samples: variants.map((e) => ({ sourceId: `${ladderKey(e)}\u0000${e.variant?.recipe.kind}`, level: useCrf ? (e.variant?.recipe.crf ?? 0) : (e.variant?.level ?? 0), score: scores.get(e.id) ?? 0 })),
-  };
+/** Flip-rate samples of scored ladder entries (`@vqlm/datasets` `flipSamples`): by CRF when every variant has a CRF, else by ladder level. */
+export function flipSamples(entries: readonly ManifestEntry[], scores: ReadonlyMap<string, number>): { unit: FlipUnit; samples: FlipSample[] } {
+  return ladderFlipSamples(entries.flatMap((entry) => (scores.has(entry.id) ? [{ entry, score: scores.get(entry.id) ?? 0 }] : [])));
 }
 
 /** Raw video scores of prepared items, in batches (no decoder run). */

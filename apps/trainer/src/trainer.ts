@@ -234,7 +234,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       try {
         const loss = optimizer.minimize(
           () => {
-            const result = cpLlmObjective(model, built.batch, { weights });
+            const result = cpLlmObjective(model, built.batch, { weights, rankMargin: config.train.rankMargin });
             parts = result.parts;
             return result.total;
           },
@@ -250,6 +250,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
         throw new TrainerError('E_CONFIG', `step ${step + 1}: the loss is ${lossValue}; lower train.lr (now ${config.train.lr}) or check the data`);
       }
       step++;
+      // Let signal handlers run: tfjs's awaits resolve as microtasks, so without a macrotask turn
+      // a SIGINT/SIGTERM would be seen only at the next write to disk (eval or checkpoint).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const record: StepRecord = { type: 'step', step, epoch: sample.epoch, loss: lossValue, parts: parts, seconds: (performance.now() - started) / 1000 };
       pending.push(record);
       const elapsed = (performance.now() - started) / 1000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetError } from './errors.js';
-import { crfLevels, DEFAULT_CRF_RANGE, expandLadder, h264Recipes, parseCrfRange, variantId } from './ladder.js';
+import { crfLevels, DEFAULT_CRF_RANGE, expandLadder, flipSamples, h264Recipes, isDistortedVariant, parseCrfRange, variantId } from './ladder.js';
 import type { ManifestEntry } from './manifest.js';
 import { assignPseudoMos, nonIncreasing, pseudoMosFromVmaf } from './pseudo-mos.js';
 
@@ -74,5 +74,43 @@ describe('pseudo-MOS', () => {
     expect(out[1].pseudoMos).toEqual({ method: 'order-only' });
     const noVmaf = [{ ...ladder[1], fullReference: {} }];
     expect(() => assignPseudoMos(noVmaf)).toThrow(/'s2' has no fullReference\.vmaf/);
+  });
+});
+
+describe('flipSamples', () => {
+  const original = (ref: string): ManifestEntry => ({ id: ref, path: `${ref}.mp4`, sourceId: 'src', referenceId: ref, variant: { level: 0, recipe: { kind: 'original' } } });
+  const h264 = (ref: string, level: number, crf?: number): ManifestEntry => ({
+    id: `${ref}~${level}`,
+    path: `${ref}~${level}.mp4`,
+    sourceId: 'src',
+    referenceId: ref,
+    variant: { level, recipe: crf === undefined ? { kind: 'h264' } : { kind: 'h264', crf } },
+  });
+
+  it('keys ladders by segment and kind, measures in CRF, and leaves out originals and lone variants', () => {
+    const scored: { entry: ManifestEntry; score: number }[] = [
+      { entry: original('a'), score: 5 },
+      { entry: h264('a', 1, 15), score: 4 },
+      { entry: h264('a', 3, 19), score: 3 },
+      { entry: h264('b', 2, 17), score: 2 }, // alone in its ladder
+      { entry: { ...h264('a', 1, 15), id: 'a~blur', variant: { level: 1, recipe: { kind: 'blur', crf: 15 } } }, score: 1 },
+      { entry: { id: 'plain', path: 'plain.mp4', sourceId: 'src' }, score: 0 },
+    ];
+    const { unit, samples } = flipSamples(scored);
+    expect(unit).toBe('crf');
+    expect(scored.map(({ entry }) => isDistortedVariant(entry))).toEqual([false, true, true, true, true, false]);
+    expect(samples).toEqual([
+      { sourceId: 'a\u0000h264', level: 15, score: 4 },
+      { sourceId: 'a\u0000h264', level: 19, score: 3 },
+    ]);
+  });
+
+  it('falls back to ladder levels when a variant has no CRF', () => {
+    const { unit, samples } = flipSamples([
+      { entry: h264('a', 1, 15), score: 4 },
+      { entry: h264('a', 2), score: 3 },
+    ]);
+    expect(unit).toBe('level');
+    expect(samples.map((s) => s.level)).toEqual([1, 2]);
   });
 });

@@ -1,5 +1,5 @@
 import { DatasetError } from './errors.js';
-import type { ManifestEntry, VariantRecipe } from './manifest.js';
+import { ladderKey, type ManifestEntry, type VariantRecipe } from './manifest.js';
 
 /** An inclusive CRF range `from..to` in steps of `step`. */
 export interface CrfRange {
@@ -93,4 +93,40 @@ export function expandLadder(
     return entry;
   });
   return [original, ...variants];
+}
+
+/** What a variant's level is measured in for flip rates: the CRF when every variant has one, else the ladder level. */
+export type FlipUnit = 'crf' | 'level';
+
+/** One scored variant for a flip rate (the shape `@vqlm/metrics` `flipRate` takes). */
+export interface LadderFlipSample {
+  /** Its ladder: `ladderKey` and the recipe kind (variants of other kinds of one source are not compared). */
+  readonly sourceId: string;
+  /** CRF or ladder level (higher = more compressed). */
+  readonly level: number;
+  readonly score: number;
+}
+
+/** Whether an entry is a distorted variant of a ladder (not a plain entry, not the level-0 original). */
+export function isDistortedVariant(entry: ManifestEntry): boolean {
+  return entry.variant !== undefined && entry.variant.recipe.kind !== 'original' && entry.variant.level > 0;
+}
+
+/**
+ * The flip-rate samples of scored manifest entries. Only distorted variants count: entries without
+ * `variant` and the level-0 originals (kind `original`, no CRF) are left out. The level is the CRF
+ * when every counted variant has one, else the ladder level. Ladders are keyed by `ladderKey` and
+ * recipe kind; a ladder with a single scored variant gives no pair and is dropped.
+ */
+export function flipSamples(scored: Iterable<{ readonly entry: ManifestEntry; readonly score: number }>): { unit: FlipUnit; samples: LadderFlipSample[] } {
+  const variants = [...scored].filter(({ entry }) => isDistortedVariant(entry));
+  const unit: FlipUnit = variants.length > 0 && variants.every(({ entry }) => entry.variant?.recipe.crf !== undefined) ? 'crf' : 'level';
+  const samples = variants.map(({ entry, score }) => ({
+    sourceId: `${ladderKey(entry)}\u0000${entry.variant?.recipe.kind}`,
+    level: unit === 'crf' ? (entry.variant?.recipe.crf ?? 0) : (entry.variant?.level ?? 0),
+    score,
+  }));
+  const counts = new Map<string, number>();
+  for (const s of samples) counts.set(s.sourceId, (counts.get(s.sourceId) ?? 0) + 1);
+  return { unit, samples: samples.filter((s) => (counts.get(s.sourceId) ?? 0) > 1) };
 }

@@ -1,5 +1,6 @@
 export { LossError } from './errors.js';
 export { rankingHinge } from './ranking-hinge.js';
+export type { RankingHingeOptions } from './ranking-hinge.js';
 export { maskedMse } from './masked-mse.js';
 export { tokenCrossEntropy } from './token-cross-entropy.js';
 export type { TokenCrossEntropyOptions } from './token-cross-entropy.js';

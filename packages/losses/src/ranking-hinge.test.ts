@@ -26,6 +26,24 @@ describe('rankingHinge', () => {
     expect(v).toBe(0);
   });
 
+  it('with a margin, also costs rightly ordered pairs that are too close, weighted by the label gap', () => {
+    // label gaps [2, −1, 0, 1], prediction gaps [0.3, 0.5, −0.8, −0.05], margin 0.2
+    // sign · gap [0.3, −0.5, 0, −0.05] → shortfall [0, 0.7, (equal labels), 0.25]
+    // · |label gap| [0, 0.7, 0, 0.25] → mean 0.2375
+    const v = tf.tidy(() => rankingHinge(t([3, 1, 2, 5]), t([1, 2, 2, 4]), t([0.5, 0.8, 0.1, 1.0]), t([0.2, 0.3, 0.9, 1.05]), { margin: 0.2 }).dataSync()[0]);
+    expect(v).toBeCloseTo(0.2375, 6);
+    // Eq. 1 gives no signal to equal predictions; the margin does.
+    const [flat, withMargin] = tf.tidy(() => {
+      const x = t([1, 1]);
+      const g0 = tf.grad((p: tf.Tensor) => rankingHinge(t([2, 1]), t([1, 2]), p, t([1, 1])))(x);
+      const g1 = tf.grad((p: tf.Tensor) => rankingHinge(t([2, 1]), t([1, 2]), p, t([1, 1]), { margin: 0.1 }))(x);
+      return [Array.from(g0.dataSync()), Array.from(g1.dataSync())];
+    });
+    expect(flat.map(Math.abs)).toEqual([0, 0]);
+    expect(withMargin).toEqual([-0.5, 0.5]);
+    expect(() => rankingHinge(t([1]), t([2]), t([0]), t([0]), { margin: -1 })).toThrow(/options.margin must be a finite number ≥ 0, got -1/);
+  });
+
   it('has gradients equal to finite differences w.r.t. both predictions', () => {
     const q1 = [3, 1, 2, 5, -1];
     const q2 = [1, 2, 2.5, 4, 1];

@@ -4,6 +4,12 @@ import { LossError } from './errors.js';
 
 const FN = 'rankingHinge';
 
+/** Options of {@link rankingHinge}. */
+export interface RankingHingeOptions {
+  /** Margin m ≥ 0 in score units that a rightly ordered pair's predictions must be apart (default 0: Eq. 1). */
+  readonly margin?: number;
+}
+
 /**
  * Pairwise ranking hinge loss, CP-LLM Eq. 1:
  *
@@ -19,15 +25,30 @@ const FN = 'rankingHinge';
  * q2 = 0) to weigh every wrongly ordered pair by the prediction gap alone.
  * Pairs with equal labels contribute 0.
  *
+ * With `margin` m > 0 (our extension; m = 0 is Eq. 1 exactly):
+ *
+ *   L_rank = mean_b |q1_b − q2_b| · max(0, m − sign(q1_b − q2_b) · (q̂1_b − q̂2_b))
+ *
+ * A pair then also costs while its predictions are ordered right but closer
+ * than m. Eq. 1 is zero when every prediction is equal, and its gradient is
+ * zero there too, so a model that a regression loss has pulled to one constant
+ * score gets no ranking signal from it; the margin restores one.
+ *
  * @param q1 labels of the first videos, shape [B], float32
  * @param q2 labels of the second videos, shape [B], float32
  * @param qHat1 predicted scores of the first videos, shape [B], float32
  * @param qHat2 predicted scores of the second videos, shape [B], float32
+ * @param options.margin the margin m ≥ 0 in score units (default 0: Eq. 1)
  * @returns scalar loss (mean over the B pairs)
  * @throws {LossError} `E_LOSS_SHAPE` when a tensor is not [B] with one shared
- *   B ≥ 1; `E_LOSS_DTYPE` when a tensor is not float32.
+ *   B ≥ 1; `E_LOSS_DTYPE` when a tensor is not float32; `E_LOSS_ARG` when
+ *   the margin is not a finite number ≥ 0.
  */
-export function rankingHinge(q1: tf.Tensor, q2: tf.Tensor, qHat1: tf.Tensor, qHat2: tf.Tensor): tf.Scalar {
+export function rankingHinge(q1: tf.Tensor, q2: tf.Tensor, qHat1: tf.Tensor, qHat2: tf.Tensor, options: RankingHingeOptions = {}): tf.Scalar {
+  const margin = options.margin ?? 0;
+  if (typeof margin !== 'number' || !Number.isFinite(margin) || margin < 0) {
+    throw new LossError('E_LOSS_ARG', `${FN}: options.margin must be a finite number ≥ 0, got ${String(margin)}`);
+  }
   const first = checkShape(FN, 'q1', q1, [null]);
   const batch = first.shape[0];
   if (batch < 1) throw new LossError('E_LOSS_SHAPE', `${FN}: q1 must have shape [B] with B ≥ 1, got [0]`);
@@ -39,6 +60,8 @@ export function rankingHinge(q1: tf.Tensor, q2: tf.Tensor, qHat1: tf.Tensor, qHa
   return tf.tidy(() => {
     const labelGap = tf.sub(q1, q2);
     const predictedGap = tf.sub(qHat1, qHat2);
-    return tf.mean(tf.relu(tf.neg(tf.mul(labelGap, predictedGap))));
+    if (margin === 0) return tf.mean(tf.relu(tf.neg(tf.mul(labelGap, predictedGap))));
+    const shortfall = tf.relu(tf.sub(margin, tf.mul(tf.sign(labelGap), predictedGap)));
+    return tf.mean(tf.mul(tf.abs(labelGap), shortfall));
   });
 }

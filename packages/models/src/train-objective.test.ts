@@ -85,6 +85,19 @@ describe('cpLlmObjective', () => {
     await model.dispose();
   });
 
+  it('passes rankMargin to the ranking hinge: pairs of equal predictions cost margin × label gap', async () => {
+    const model = await microModel();
+    const batch = makeBatch(model);
+    const twins: CpLlmTrainBatch = { ...batch, second: batch.first }; // both inputs of a pair score the same
+    const plain = tf.tidy(() => cpLlmObjective(model, twins).parts);
+    const withMargin = tf.tidy(() => cpLlmObjective(model, twins, { rankMargin: 0.25 }).parts);
+    expect(plain.rank).toBe(0);
+    expect(withMargin.rank).toBeCloseTo(0.25 * 2, 5); // label gaps |4 − 2| = |1 − 3| = 2
+    expect(withMargin.mse).toBeCloseTo(plain.mse!, 6);
+    tf.dispose([batch.first.contextFeatures, batch.second.contextFeatures]);
+    await model.dispose();
+  });
+
   it('leaves out parts without rows and names bad batch fields', async () => {
     const model = await microModel();
     const batch = makeBatch(model);

@@ -40,6 +40,8 @@ export interface CpLlmObjective {
 export interface CpLlmObjectiveOptions {
   /** Weight of each part (the paper: all 1). A part with weight 0 is not computed. */
   readonly weights?: Partial<Record<CpLlmLossPart, number>>;
+  /** Margin of the ranking hinge in score units (default 0: the paper's Eq. 1; see `rankingHinge`). */
+  readonly rankMargin?: number;
 }
 
 function checkRows(name: string, value: readonly unknown[] | undefined, b: number): void {
@@ -88,7 +90,7 @@ export function cpLlmObjective(model: CpLlm, batch: CpLlmTrainBatch, options: Cp
     const q2 = tf.tensor1d(pairRows.map((i) => batch.rankLabels[i]![1]), 'float32');
     const s1 = tf.gather(output.first.videoScores, rows);
     const s2 = tf.gather(output.second.videoScores, rows);
-    parts.rank = rankingHinge(q1, q2, s1, s2);
+    parts.rank = rankingHinge(q1, q2, s1, s2, { margin: options.rankMargin ?? 0 });
     used.rank = weights.rank;
   }
   if (weights.ce > 0) {

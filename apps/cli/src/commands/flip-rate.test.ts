@@ -22,7 +22,9 @@ beforeAll(async () => {
     const cut = join(dir, `${source}.mp4`);
     execFileSync(resolveBinaries().ffmpeg, ['-v', 'error', '-nostdin', '-y', '-i', sharedPath('corpus', 'sources', `${source}.mp4`), '-t', '1', '-vf', 'scale=160:-2', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '10', '-pix_fmt', 'yuv420p', cut]);
     const variants = await makeVariants(cut, { outDir: join(dir, source), ladder: h264Ladder({ from: 20, to: 40, step: 10 }), preset: 'ultrafast' });
-    lines.push(JSON.stringify({ id: source, path: basename(cut), sourceId: source }));
+    // The source as the ladder's level-0 original, as `vqlm corpus build` writes it (no CRF): it is
+    // not a distorted variant, so it neither counts nor turns the unit into ladder levels.
+    lines.push(JSON.stringify({ id: source, path: basename(cut), sourceId: source, variant: { level: 0, recipe: { kind: 'original' } } }));
     variants.forEach((v, i) => {
       const crf = v.recipe.crf ?? -1;
       lines.push(JSON.stringify({ id: id(source, crf), path: `${source}/${basename(v.path)}`, sourceId: source, variant: { level: i + 1, recipe: { kind: 'h264', crf } } }));

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { readManifest } from '@vqlm/datasets';
+import { isDistortedVariant, readManifest } from '@vqlm/datasets';
 import { flipRateByDiff, type FlipBucket } from '@vqlm/metrics';
 import { CliError } from '../cli-error.js';
 import type { CommandModule } from '../command.js';
@@ -121,7 +121,7 @@ export const flipRateCommand: CommandModule = {
         if (flags.scores !== undefined && flags.model !== undefined) throw new CliError('--scores and --model exclude each other: give precomputed scores or a model to score with', 'E_ARGS');
         const diffs = flags.diffs === undefined ? undefined : parseDiffs(flags.diffs);
         const entries = await readManifest(flags.manifest);
-        const variants = entries.filter((e) => e.variant !== undefined);
+        const variants = entries.filter(isDistortedVariant);
         let scored: ScoredEntry[];
         let failed: FailedEntry[];
         let source: FlipRateReport['source'];
