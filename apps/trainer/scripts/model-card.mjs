@@ -140,7 +140,7 @@ Example descriptions (greedy decoding):
 
 ${d.examples.map((e) => `- CRF ${e.crf}: “${e.description}”`).join('\n')}
 
-Time of \`pnpm train:default\` (2-core machine, tfjs wasm backend): corpus ${mins(evaluation.timings.corpusMs)}, training ${mins(evaluation.timings.trainMs)}${evaluation.timings.prepareMs ? ` (of which decoding the views and encoding the frozen features: ${mins(evaluation.timings.prepareMs)})` : ''}, held-out evaluation ${mins(evaluation.timings.evalMs)}; ${mins(['sourcesMs', 'corpusMs', 'trainMs', 'evalMs'].reduce((n, k) => n + (evaluation.timings[k] ?? 0), 0))} in all, after \`pnpm build\`${evaluation.timings.note ? `. ${evaluation.timings.note}` : ''}.
+Time of \`pnpm train:default\` (2-core machine, tfjs wasm backend): corpus ${mins(evaluation.timings.corpusMs)}, training ${mins(evaluation.timings.trainMs)}${evaluation.timings.prepareMs ? ` (of which decoding the views and encoding the frozen features: ${mins(evaluation.timings.prepareMs)})` : ''}, held-out evaluation ${mins(evaluation.timings.evalMs)}; ${evaluation.totalMinutes.toFixed(1)} min in all, after \`pnpm build\`${evaluation.timings.note ? `. ${evaluation.timings.note}` : ''}.
 
 ## Limits
 

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readManifest } from '@vqlm/datasets';
+import { isDistortedVariant, readManifest } from '@vqlm/datasets';
 import { flipRateByDiff, plcc, srcc } from '@vqlm/metrics';
 import { createScorer } from '@vqlm/models';
 import { initBackend } from '@vqlm/runtime';
@@ -104,7 +104,7 @@ if (args.has('--skip-train')) {
 await initBackend({ backend: process.env.VQLM_BACKEND, log: (m) => process.stderr.write(`${m}\n`) });
 const t0 = Date.now();
 const manifest = await readManifest(join(corpusDir, 'manifest.jsonl'));
-const test = manifest.filter((e) => e.split === 'test' && e.variant && e.variant.level > 0);
+const test = manifest.filter((e) => e.split === 'test' && isDistortedVariant(e));
 const scorer = await createScorer(join(runDir, 'bundle'));
 const rows = [];
 for (const [i, entry] of test.entries()) {
@@ -118,9 +118,9 @@ timings.evalMs = Date.now() - t0;
 // A reference without learning, measured on the same held-out videos in the same run: the mean
 // absolute difference between neighbouring pixels of the very pixel patches the model sees
 // (compression removes fine detail, so within one clip it falls as the CRF rises).
-const trainModel = JSON.parse(await readFile(join(modelDir, 'train.json'), 'utf8')).model;
+const trainConfig = JSON.parse(await readFile(join(modelDir, 'train.json'), 'utf8'));
 const detail = async (path) => {
-  const { m, k, patchSize: p, pixelFit, pixelUpscale } = trainModel;
+  const { m, k, patchSize: p, pixelFit, pixelUpscale } = trainConfig.model;
   const { pixel } = await sampleViews(path, { m, context: false, pixel: { fit: pixelFit, patch: p, k, upscale: pixelUpscale } });
   const px = pixel.frames;
   let sum = 0;
@@ -136,8 +136,9 @@ const detail = async (path) => {
   }
   return sum / n;
 };
-for (const row of rows) row.reference = await detail(join(corpusDir, test.find((e) => e.id === row.id).path));
+for (const [i, entry] of test.entries()) rows[i].reference = await detail(join(corpusDir, entry.path));
 
+const FLIP_DIFFS = [2, 4, 6, 8, 10, 20];
 const levelOf = (mos) => (mos < 1.5 ? 'bad' : mos < 2.5 ? 'poor' : mos < 3.5 ? 'fair' : mos < 4.5 ? 'good' : 'excellent');
 const withVmaf = rows.filter((r) => r.vmaf !== null);
 // The tokenizer lower-cases and splits punctuation ("h. 264", "crf 43"): match loosely.
@@ -160,11 +161,11 @@ const evaluation = {
   srccVsVmaf: srcc(withVmaf.map((r) => r.score), withVmaf.map((r) => r.vmaf)),
   plccVsVmaf: plcc(withVmaf.map((r) => r.score), withVmaf.map((r) => r.vmaf), { fit: 'logistic4' }),
   srccVsPseudoMos: srcc(rows.map((r) => r.score), rows.map((r) => r.pseudoMos)),
-  flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.rawScore })), [2, 4, 6, 8, 10, 20]),
+  flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.rawScore })), FLIP_DIFFS),
   reference: {
     name: 'mean absolute neighbouring-pixel difference of the same pixel patches (no learning)',
     srccVsVmaf: srcc(withVmaf.map((r) => r.reference), withVmaf.map((r) => r.vmaf)),
-    flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.reference })), [2, 4, 6, 8, 10, 20]),
+    flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.reference })), FLIP_DIFFS),
   },
   descriptions,
   timings,
@@ -181,5 +182,5 @@ await cp(join(runDir, 'curves.svg'), join(modelDir, 'curves.svg'));
 const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
 await writeFile(join(modelDir, 'eval.json'), `${JSON.stringify({ ...evaluation, rows }, null, 2)}\n`);
 const { writeModelCard } = await import('./model-card.mjs');
-await writeModelCard({ modelDir, evaluation, summary, manifest, trainConfig: JSON.parse(await readFile(join(modelDir, 'train.json'), 'utf8')) });
+await writeModelCard({ modelDir, evaluation, summary, manifest, trainConfig });
 process.stderr.write(`\nvqlm-tiny: SRCC vs VMAF ${evaluation.srccVsVmaf.toFixed(3)}; flip rate at CRF diff 4 ${evaluation.flipByCrfDiff.find((b) => b.diff === 4)?.rate}, diff 10 ${evaluation.flipByCrfDiff.find((b) => b.diff === 10)?.rate}; ${evaluation.totalMinutes} min in all\n`);
