@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildWordPieceTokenizer, createGemmaConfig } from '@vqlm/decoder-lora';
 import { vitConfig } from '@vqlm/encoders';
-import { initBackend, tf } from '@vqlm/runtime';
+import { createRng, initBackend, tf } from '@vqlm/runtime';
 import { probe, resolveBinaries } from '@vqlm/video-io';
 import {
   CP_LLM_DEFAULTS,
@@ -174,13 +174,8 @@ try {
     const b = 8;
     const cfg = model.config;
     const bytes = (n: number, seed: number): Uint8Array => {
-      const out = new Uint8Array(n);
-      let x = seed >>> 0 || 1;
-      for (let i = 0; i < n; i++) {
-        x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-        out[i] = x >>> 24;
-      }
-      return out;
+      const rng = createRng(seed);
+      return Uint8Array.from({ length: n }, () => Math.floor(rng.next() * 256));
     };
     const features = await model.encodeContext({ data: bytes(b * cfg.m * cfg.contextSize * cfg.contextSize * 3, 1), dims: [b, cfg.m, cfg.contextSize, cfg.contextSize, 3] });
     const pixel = (seed: number) => ({ data: bytes(b * cfg.m * cfg.k * cfg.patchSize * cfg.patchSize * 3, seed), dims: [b, cfg.m, cfg.k, cfg.patchSize, cfg.patchSize, 3] });
