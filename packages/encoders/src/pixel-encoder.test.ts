@@ -2,7 +2,7 @@ import { createRng, tf } from '@vqlm/runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDiff, noLeak, useTestBackend } from './__fixtures__/backend.js';
 import { EncoderError } from './errors.js';
-import { PixelEncoder } from './pixel-encoder.js';
+import { HIGHPASS_GAIN, PixelEncoder, highPassResidual } from './pixel-encoder.js';
 import { vitConfig } from './vit.js';
 
 beforeAll(useTestBackend);
@@ -66,5 +66,45 @@ describe('PixelEncoder', () => {
     expect(() => new PixelEncoder({ vit: vitConfig('micro'), outputDim: 0 })).toThrow(/^outputDim: expected an integer ≥ 1, got 0$/);
     encoder.dispose();
     expect(() => encoder.forward(bad)).toThrow(/after dispose/);
+  });
+
+  it('highpass input: gain times the pixel minus its 3×3 mean, border means over the pixels inside', async () => {
+    await noLeak(async () => {
+      // 3×3 single-channel image 1..9: the centre's neighbourhood is all nine pixels (mean 5), the
+      // corner's is four (mean of 1, 2, 4, 5 = 3), the top edge's six (mean of 1..6 = 3.5).
+      const image = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
+      const residual = highPassResidual(image, 2);
+      const out = await residual.data();
+      expect(out[4]).toBeCloseTo(2 * (5 - 5), 6);
+      expect(out[0]).toBeCloseTo(2 * (1 - 3), 6);
+      expect(out[1]).toBeCloseTo(2 * (2 - 3.5), 6);
+      expect(out[8]).toBeCloseTo(2 * (9 - 7), 6);
+      const constant = tf.fill<tf.Rank.R4>([2, 4, 5, 3], 0.7);
+      const flat = highPassResidual(constant);
+      expect(Math.max(...(await flat.data()).map(Math.abs))).toBeLessThan(1e-6);
+      tf.dispose([image, residual, constant, flat]);
+    });
+    expect(() => highPassResidual(tf.zeros([3, 3, 1]) as unknown as tf.Tensor4D)).toThrow(/^pixels: expected shape \[N, H, W, C\], got \[3, 3, 1\]$/);
+  });
+
+  it('highpass encoder ignores brightness and colour offsets, the rgb encoder does not', async () => {
+    const rgb = new PixelEncoder({ vit: vitConfig('micro'), outputDim: 8, seed: 4 });
+    const highpass = new PixelEncoder({ vit: vitConfig('micro'), outputDim: 8, seed: 4, input: 'highpass' });
+    expect([rgb.input, highpass.input]).toEqual(['rgb', 'highpass']);
+    const patches = randomPatches(1, 2, 5);
+    for (let i = 0; i < patches.data.length; i++) patches.data[i] = 40 + (patches.data[i] % 128);
+    const shifted = { data: patches.data.map((v, i) => v + (i % 3 === 0 ? 60 : 25)), dims: patches.dims };
+    await noLeak(async () => {
+      const input = highpass.vitInput(patches);
+      const expected = tf.tidy(() => highPassResidual(tf.sub(tf.div(tf.tensor4d(Float32Array.from(patches.data), [2, 32, 32, 3]), 127.5), 1), HIGHPASS_GAIN));
+      expect(maxAbsDiff(await input.data(), await expected.data())).toBeLessThan(1e-5);
+      const [a, b, c, d] = [highpass.forward(patches), highpass.forward(shifted), rgb.forward(patches), rgb.forward(shifted)];
+      expect(maxAbsDiff(await a.data(), await b.data())).toBeLessThan(1e-4);
+      expect(maxAbsDiff(await c.data(), await d.data())).toBeGreaterThan(1e-2);
+      tf.dispose([input, expected, a, b, c, d]);
+    });
+    expect(() => new PixelEncoder({ vit: vitConfig('micro'), outputDim: 8, input: 'sobel' as 'rgb' })).toThrow(/^input: expected one of rgb, highpass, got sobel$/);
+    rgb.dispose();
+    highpass.dispose();
   });
 });
