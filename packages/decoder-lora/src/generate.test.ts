@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, expectNoTensorLeak, tf } from '@vqlm/runtime';
 import { DecoderError } from './decoder-error.js';
 import type { GemmaDecoder } from './gemma-decoder.js';
-import { generate, sampleToken } from './generate.js';
+import { generate, penalizeRepeats, sampleToken } from './generate.js';
 import { tinyDecoder, tinyGemma2Config, useCpuBackend } from './__fixtures__/tiny.js';
 
 describe('generate', () => {
@@ -65,11 +65,43 @@ describe('generate', () => {
     expect(sampleToken(logits, {}, rng)).toBe(1);
   });
 
+  it('penalizeRepeats: CTRL penalty on seen tokens, n-gram blocking of the continuation', () => {
+    const logits = new Float32Array([2, -2, 4, 1, 3]);
+    penalizeRepeats(logits, [0, 1, 1], { repetitionPenalty: 2 });
+    expect(Array.from(logits)).toEqual([1, -4, 4, 1, 3]);
+    // Sequence … 3 4 | 2 3 4 ends in 3 4, which was followed by 2 before: 2 is banned for n = 3.
+    const row = new Float32Array([0, 0, 9, 0, 0]);
+    penalizeRepeats(row, [3, 4, 2, 3, 4], { noRepeatNgramSize: 3 });
+    expect(row[2]).toBe(-Infinity);
+    expect(Array.from(row).filter((v) => v === -Infinity)).toHaveLength(1);
+    const unigram = new Float32Array(5);
+    penalizeRepeats(unigram, [1, 4], { noRepeatNgramSize: 1 });
+    expect(Array.from(unigram)).toEqual([0, -Infinity, 0, 0, -Infinity]);
+    const off = new Float32Array([1, 2, 3]);
+    penalizeRepeats(off, [0, 1, 2, 0, 1], {});
+    expect(Array.from(off)).toEqual([1, 2, 3]);
+  });
+
+  it('greedy generation with noRepeatNgramSize repeats no n-gram, and equals the cache-free path', async () => {
+    decoder = tinyDecoder();
+    const d = decoder;
+    const plain = generate(d, { startTokenIds: [[2]], maxNewTokens: 40 }).tokens[0];
+    const grams = (ids: number[], n: number): string[] => ids.slice(0, ids.length - n + 1).map((_, i) => ids.slice(i, i + n).join(','));
+    const repeats = (ids: number[], n: number): number => grams(ids, n).length - new Set(grams(ids, n)).size;
+    expect(repeats([2, ...plain], 2)).toBeGreaterThan(0); // the random tiny decoder loops without the option
+    const options = { startTokenIds: [[2]], maxNewTokens: 40, noRepeatNgramSize: 2, repetitionPenalty: 1.3 };
+    const blocked = await expectNoTensorLeak(() => generate(d, options));
+    expect(repeats([2, ...blocked.tokens[0]], 2)).toBe(0);
+    expect(generate(d, { ...options, useCache: false }).tokens).toEqual(blocked.tokens);
+  });
+
   it('rejects bad arguments by name', () => {
     decoder = tinyDecoder();
+    expect(() => generate(decoder!, { startTokenIds: [[2]], maxNewTokens: 3, repetitionPenalty: 0 })).toThrow(/repetitionPenalty must be a finite number > 0, got 0/);
     expect(() => generate(decoder!, { startTokenIds: [], maxNewTokens: 3 })).toThrow(DecoderError);
     expect(() => generate(decoder!, { startTokenIds: [[2]], maxNewTokens: -1 })).toThrow(/maxNewTokens must be a non-negative integer, got -1/);
     expect(() => generate(decoder!, { startTokenIds: [[2]], maxNewTokens: 3, topP: 0 })).toThrow(/topP must be in \(0, 1\], got 0/);
+    expect(() => generate(decoder!, { startTokenIds: [[2]], maxNewTokens: 3, noRepeatNgramSize: 1.5 })).toThrow(/noRepeatNgramSize must be a non-negative integer, got 1.5/);
     expect(() => generate(decoder!, { startTokenIds: [[2]], maxNewTokens: 3, stopTokens: [99] })).toThrow(/stop token 99 is outside the vocabulary \[0, 64\)/);
   });
 });

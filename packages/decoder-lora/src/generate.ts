@@ -29,6 +29,14 @@ export interface GenerateOptions {
   topK?: number;
   /** Sample only from the smallest set whose probability reaches p (1 = off). */
   topP?: number;
+  /**
+   * Divides the positive logits (multiplies the negative ones) of every token already in the row
+   * (start tokens included) by this factor before choosing (CTRL's penalty, as `repetition_penalty`
+   * in Hugging Face transformers). 1 (default) = off.
+   */
+  repetitionPenalty?: number;
+  /** Never repeat an n-gram of this many tokens within a row (start tokens included). 0 (default) = off. */
+  noRepeatNgramSize?: number;
   /** Seed of the sampler (runtime's seeded RNG); the same seed gives the same tokens. Default 0. */
   seed?: number;
   /** Streaming callback, once per token per row; return `false` to stop the whole generation. */
@@ -83,6 +91,29 @@ export function sampleToken(logits: Float32Array, options: { temperature?: numbe
   return kept[count - 1];
 }
 
+/**
+ * Applies {@link GenerateOptions.repetitionPenalty} and {@link GenerateOptions.noRepeatNgramSize}
+ * to one row of logits `[V]` in place, given the row's tokens so far. A banned token gets −∞.
+ */
+export function penalizeRepeats(logits: Float32Array, sequence: readonly number[], options: { repetitionPenalty?: number; noRepeatNgramSize?: number }): void {
+  const penalty = options.repetitionPenalty ?? 1;
+  if (penalty !== 1) {
+    for (const id of new Set(sequence)) {
+      if (id < 0 || id >= logits.length) continue;
+      logits[id] = logits[id] > 0 ? logits[id] / penalty : logits[id] * penalty;
+    }
+  }
+  const n = options.noRepeatNgramSize ?? 0;
+  if (n > 0 && sequence.length >= n - 1) {
+    const start = sequence.length - (n - 1);
+    for (let i = 0; i + n <= sequence.length; i += 1) {
+      let same = true;
+      for (let j = 0; j < n - 1 && same; j += 1) same = sequence[i + j] === sequence[start + j];
+      if (same && sequence[i + n - 1] < logits.length) logits[sequence[i + n - 1]] = -Infinity;
+    }
+  }
+}
+
 function checkOptions(options: GenerateOptions, vocabSize: number): void {
   const { startTokenIds, maxNewTokens } = options;
   if (!Array.isArray(startTokenIds) || startTokenIds.length === 0 || startTokenIds.some((r) => !Array.isArray(r) || r.length === 0 || r.length !== startTokenIds[0].length)) {
@@ -97,6 +128,10 @@ function checkOptions(options: GenerateOptions, vocabSize: number): void {
   if (!Number.isInteger(k) || k < 0) throw new DecoderError('INVALID_ARGUMENT', `generate: topK must be a non-negative integer, got ${k}`);
   const p = options.topP ?? 1;
   if (!(p > 0 && p <= 1)) throw new DecoderError('INVALID_ARGUMENT', `generate: topP must be in (0, 1], got ${p}`);
+  const penalty = options.repetitionPenalty ?? 1;
+  if (!(penalty > 0) || !Number.isFinite(penalty)) throw new DecoderError('INVALID_ARGUMENT', `generate: repetitionPenalty must be a finite number > 0, got ${penalty}`);
+  const n = options.noRepeatNgramSize ?? 0;
+  if (!Number.isInteger(n) || n < 0) throw new DecoderError('INVALID_ARGUMENT', `generate: noRepeatNgramSize must be a non-negative integer, got ${n}`);
   for (const id of options.stopTokens ?? []) {
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
       throw new DecoderError('INVALID_ARGUMENT', `generate: stop token ${id} is outside the vocabulary [0, ${vocabSize})`);
@@ -120,7 +155,7 @@ function lastLogits(logits: tf.Tensor3D): Float32Array[] {
 
 /**
  * Autoregressive generation after a prefix: greedy or sampled (temperature, top-k, top-p, seeded),
- * with a KV cache, stop tokens, a token limit and a per-token callback. Leaves no tensors behind.
+ * with optional repetition penalty and n-gram blocking, a KV cache, stop tokens, a token limit and a per-token callback. Leaves no tensors behind.
  * Rows that stop early are fed their stop token until every row is done (their output is cut).
  */
 export function generate(decoder: GemmaDecoder, options: GenerateOptions): GenerateResult {
@@ -133,6 +168,7 @@ export function generate(decoder: GemmaDecoder, options: GenerateOptions): Gener
   const done = new Array<boolean>(B).fill(false);
   if (options.maxNewTokens === 0) return { tokens, finishReasons: reasons };
   const useCache = options.useCache ?? true;
+  const penalize = (options.repetitionPenalty ?? 1) !== 1 || (options.noRepeatNgramSize ?? 0) > 0;
   const base = { prefixEmbeddings: options.prefixEmbeddings ?? null, prefixMask: options.prefixMask ?? null };
   let cache: KvCache | null = null;
   try {
@@ -152,6 +188,7 @@ export function generate(decoder: GemmaDecoder, options: GenerateOptions): Gener
           next.push(tokens[b][tokens[b].length - 1]);
           continue;
         }
+        if (penalize) penalizeRepeats(rows[b], [...options.startTokenIds[b], ...tokens[b]], options);
         const id = sampleToken(rows[b], options, rng);
         next.push(id);
         tokens[b].push(id);

@@ -21,7 +21,7 @@ export type { LoadGemmaOptions, SaveGemmaOptions } from './checkpoint.js';
 export { DEFAULT_LORA_CONFIG, LoraAdapter, parsePeftAdapterConfig, peftTensorName, resolveLoraConfig, toPeftAdapterConfig } from './lora.js';
 export type { LoraConfig, UniformSource } from './lora.js';
 export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadLoraAdapter, saveLoraAdapter } from './lora-io.js';
-export { generate, sampleToken } from './generate.js';
+export { generate, penalizeRepeats, sampleToken } from './generate.js';
 export type { GenerateOptions, GenerateResult, GeneratedToken } from './generate.js';
 export { SPECIAL_TOKENS, TextTokenizer, buildWordPieceTokenizer, loadTokenizer, saveTokenizer } from './tokenizer.js';
 export type { BuildTokenizerOptions, EncodeOptions, TokenizerFiles } from './tokenizer.js';
