@@ -1,5 +1,5 @@
 import { DEFAULT_LORA_CONFIG, GEMMA_LINEAR_MODULES, validateGemmaConfig, type GemmaConfig, type LoraConfig } from '@vqlm/decoder-lora';
-import { validateVitConfig, vitConfig, type VitConfig } from '@vqlm/encoders';
+import { PIXEL_INPUTS, validateVitConfig, vitConfig, type PixelInputKind, type VitConfig } from '@vqlm/encoders';
 import { TOKEN_POOLINGS, type TokenPooling } from '@vqlm/heads';
 import { z } from 'zod';
 import { ModelError } from './errors.js';
@@ -25,6 +25,11 @@ export interface CpLlmConfig {
    * at the scale they were made.
    */
   readonly pixelUpscale: boolean;
+  /**
+   * What the pixel ViT sees of a patch: `rgb` (CP-LLM, default) or `highpass` (the pixels minus
+   * their 3×3 local mean; `@vqlm/encoders` `PIXEL_INPUTS`), for pixel encoders trained from scratch.
+   */
+  readonly pixelInput: PixelInputKind;
   /** The frozen context tower (paper SigLIP So400m/14 at 448). */
   readonly contextVit: VitConfig;
   /** The trainable pixel ViT (paper VideoPrism; here a ViT, default ViT-B/16). */
@@ -130,6 +135,7 @@ export const cpLlmConfigSchema = z.object({
   patchSize: positiveInt,
   pixelFit: z.tuple([positiveInt, positiveInt]),
   pixelUpscale: z.boolean().default(true),
+  pixelInput: z.enum(PIXEL_INPUTS).default('rgb'),
   contextVit: vitConfigSchema,
   pixelVit: vitConfigSchema,
   decoder: gemmaConfigSchema,
@@ -195,6 +201,7 @@ export function createCpLlmConfig(init: CpLlmConfigInit): CpLlmConfig {
     patchSize,
     pixelFit: init.pixelFit ?? CP_LLM_DEFAULTS.pixelFit,
     pixelUpscale: init.pixelUpscale ?? true,
+    pixelInput: init.pixelInput ?? 'rgb',
     contextVit: init.contextVit ?? vitConfig('siglip-so400m-448'),
     pixelVit: init.pixelVit ?? vitConfig('base', { imageSize: patchSize }),
     decoder: init.decoder,

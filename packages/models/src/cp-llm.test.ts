@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes, useTestBackend } from './__fixtures__/tiny.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { createCpLlmConfig } from './config.js';
-import { CpLlm, disposeCpLlmOutput, type CpLlmViews } from './cp-llm.js';
+import { CpLlm, DESCRIBE_NO_REPEAT_NGRAM, disposeCpLlmOutput, type CpLlmViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
 
 let model: CpLlm;
@@ -37,6 +37,15 @@ describe('createCpLlmConfig', () => {
     expect(config.contextVit.imageSize).toBe(448);
   });
 
+  it('pixelInput defaults to rgb; highpass reaches the pixel encoder; a bad value is named', async () => {
+    expect(createCpLlmConfig({ decoder: cpLlmPreset('micro').decoder }).pixelInput).toBe('rgb');
+    expect(model.pixelEncoder.input).toBe('rgb');
+    expect(() => createCpLlmConfig({ decoder: cpLlmPreset('micro').decoder, pixelInput: 'sobel' as 'rgb' })).toThrow(/config\.pixelInput: /);
+    const highpass = await CpLlm.create({ ...cpLlmPreset('micro'), pixelInput: 'highpass' }, { tokenizer: presetTokenizer('micro') });
+    expect(highpass.pixelEncoder.input).toBe('highpass');
+    await highpass.dispose();
+  });
+
   it('names the bad field', () => {
     expect(() => createCpLlmConfig({ decoder: cpLlmPreset('micro').decoder, m: 0 })).toThrow(ModelError);
     expect(() => createCpLlmConfig({ decoder: cpLlmPreset('micro').decoder, m: 0 })).toThrow(/config\.m: /);
@@ -51,6 +60,21 @@ describe('CpLlm.create', () => {
       expect(other.trainableVariables().length).toBe(model.trainableVariables().length);
       await other.dispose();
     });
+  });
+});
+
+describe('CpLlm.describeViews', () => {
+  it('blocks repeated 4-grams by default; noRepeatNgramSize 0 is plain greedy', async () => {
+    const video = { context: { data: bytes(M * 32 * 32 * 3, 3), dims: [M, 32, 32, 3] }, pixel: { data: bytes(M * 2 * 32 * 32 * 3, 4), dims: [M, 2, 32, 32, 3] } };
+    const describe = (options: { noRepeatNgramSize?: number }): Promise<string> => model.describeViews(video, null, { maxNewTokens: 24, ...options });
+    // The random micro decoder greedily repeats one special token (decoded as nothing); blocking
+    // 4-grams forces it onto other tokens after three.
+    const plain = await describe({ noRepeatNgramSize: 0 });
+    const blocked = await expectNoTensorLeak(() => describe({}));
+    expect(plain).toBe('');
+    expect(blocked.length).toBeGreaterThan(0);
+    expect(await describe({ noRepeatNgramSize: DESCRIBE_NO_REPEAT_NGRAM })).toBe(blocked);
+    expect(DESCRIBE_NO_REPEAT_NGRAM).toBe(4);
   });
 });
 

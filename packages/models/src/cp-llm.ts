@@ -1,5 +1,5 @@
 import { GemmaDecoder, TextTokenizer, generate, initGemmaWeights, type TokenizerFiles } from '@vqlm/decoder-lora';
-import { PixelEncoder, TfjsContextEncoder, ViT, layerNorm, normalizePixels, type ContextEncodeOptions, type ContextEncoder, type U8Batch } from '@vqlm/encoders';
+import { PixelEncoder, TfjsContextEncoder, ViT, layerNorm, type ContextEncodeOptions, type ContextEncoder, type U8Batch } from '@vqlm/encoders';
 import { QualityHead } from '@vqlm/heads';
 import { createRng, tf } from '@vqlm/runtime';
 import { createCpLlmConfig, validateCpLlmConfig, type CpLlmConfig, type CpLlmConfigInit } from './config.js';
@@ -95,6 +95,19 @@ export interface CreateCpLlmOptions {
   readonly trainDecoderBase?: boolean;
 }
 
+/** n-gram size {@link CpLlm.describeViews} blocks from repeating by default. */
+export const DESCRIBE_NO_REPEAT_NGRAM = 4;
+
+/** Options of {@link CpLlm.describeViews}. */
+export interface DescribeOptions {
+  /** Longest description in tokens (default the config's `maxDescriptionTokens`). */
+  readonly maxNewTokens?: number;
+  /** Never write an n-gram of this many tokens twice (default {@link DESCRIBE_NO_REPEAT_NGRAM}; 0 = off). */
+  readonly noRepeatNgramSize?: number;
+  /** CTRL repetition penalty on tokens already written (default 1 = off). */
+  readonly repetitionPenalty?: number;
+}
+
 /** A key-frame input of one video for scoring, as `@vqlm/video-io` `sampleViews` returns it. */
 export interface VideoViews {
   /** Context view `[M, S, S, 3]`, uint8. */
@@ -162,7 +175,7 @@ export class CpLlm {
     const contextEncoder =
       options.contextEncoder ??
       (await TfjsContextEncoder.create({ vit: new ViT(full.contextVit, { trainable: false, seed: seed + 11 }), imageSize: full.contextSize, outputDim: d, seed: seed + 12 }));
-    const pixelEncoder = new PixelEncoder({ vit: full.pixelVit, outputDim: d, seed: seed + 13 });
+    const pixelEncoder = new PixelEncoder({ vit: full.pixelVit, outputDim: d, input: full.pixelInput, seed: seed + 13 });
     const head = new QualityHead({ dim: d, hidden: full.head.hidden ?? d, pooling: full.head.pooling, seed: seed + 14 });
     const decoder = options.decoder ?? new GemmaDecoder(full.decoder, initGemmaWeights(full.decoder, createRng(seed + 15)), { trainBase: options.trainDecoderBase ?? false });
     // tidy: decoder-lora's LoraAdapter leaves its initial values undisposed (variables survive tidy).
@@ -204,7 +217,7 @@ export class CpLlm {
     const { patchSize: p, k } = this.config;
     const m = pixel.dims[1];
     const encoder = this.pixelEncoder;
-    const pixels = tf.tidy(() => tf.reshape(normalizePixels('pixel', { data: pixel.data, dims: [m, k, p, p, 3] }, [m, k, p, p, 3], encoder.normalization), [m * k, p, p, 3]));
+    const pixels = encoder.vitInput({ data: pixel.data, dims: [m, k, p, p, 3] }, 'pixel');
     let vitTokens: tf.Tensor;
     try {
       vitTokens = await tower.run(pixels);
@@ -477,9 +490,13 @@ export class CpLlm {
 
   /**
    * A greedy (deterministic) description of one video, or of a pair when `second` is given.
+   * @param options `maxNewTokens` (default the config's `maxDescriptionTokens`); `noRepeatNgramSize`
+   *   (default {@link DESCRIBE_NO_REPEAT_NGRAM}: no 4-token sequence is written twice, which keeps a
+   *   small decoder out of loops; 0 turns it off) and `repetitionPenalty` (default 1, off), as in
+   *   `@vqlm/decoder-lora` `generate`
    * @returns the decoded text
    */
-  async describeViews(first: VideoViews, second: VideoViews | null = null, options: { maxNewTokens?: number } = {}): Promise<string> {
+  async describeViews(first: VideoViews, second: VideoViews | null = null, options: DescribeOptions = {}): Promise<string> {
     this.assertLive();
     const a = this.checkViews('first', first);
     const b = second ? this.checkViews('second', second) : null;
@@ -503,6 +520,8 @@ export class CpLlm {
         maxNewTokens: options.maxNewTokens ?? this.config.maxDescriptionTokens,
         stopTokens: eos === null ? [] : [eos],
         temperature: 0,
+        noRepeatNgramSize: options.noRepeatNgramSize ?? DESCRIBE_NO_REPEAT_NGRAM,
+        repetitionPenalty: options.repetitionPenalty ?? 1,
       });
       return this.tokenizer.decode(result.tokens[0], { skipSpecialTokens: true }).trim();
     } finally {

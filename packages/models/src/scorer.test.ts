@@ -137,6 +137,29 @@ describe('Scorer', () => {
     await tfjsOnly.dispose();
   });
 
+  it('a highpass model keeps its pixel input through a bundle; its ONNX path equals tfjs within 1e-4', async () => {
+    const highpass = await CpLlm.create({ ...cpLlmPreset('micro'), pixelInput: 'highpass' }, { tokenizer: presetTokenizer('micro') });
+    expect(highpass.pixelEncoder.input).toBe('highpass');
+    const bundle = join(dir, 'highpass-bundle');
+    await saveBundle(highpass, bundle, { calibration, onnx: true });
+    const reference = await createScorer(highpass, { calibration });
+    const tfjs = await createScorer(bundle, { engine: 'tfjs' });
+    const onnx = await createScorer(bundle);
+    expect([tfjs.model.config.pixelInput, tfjs.model.pixelEncoder.input, onnx.model.pixelEncoder.input]).toEqual(['highpass', 'highpass', 'highpass']);
+    expect(onnx.model.usesOnnxPixelTower).toBe(true);
+    for (const clip of [sharp, blurred]) {
+      const b = await reference.score(clip);
+      expect(await tfjs.score(clip)).toEqual(b);
+      const a = await onnx.score(clip);
+      a.perFrame.forEach((v, i) => expect(Math.abs(v - b.perFrame[i])).toBeLessThan(1e-4));
+    }
+    // The rgb model of the same seed sees other inputs: its scores differ.
+    const rgb = await createScorer(model, { calibration });
+    expect((await rgb.score(sharp)).rawScore).not.toBeCloseTo((await reference.score(sharp)).rawScore, 6);
+    for (const s of [reference, tfjs, onnx, rgb]) await s.dispose();
+    await highpass.dispose();
+  });
+
   it('rejects bad calls naming the argument', async () => {
     const scorer = await createScorer(model);
     await expect(scorer.score('')).rejects.toThrow(ModelError);
