@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { PIXEL_INPUTS } from '@vqlm/encoders';
 import { CP_LLM_DEFAULTS } from '@vqlm/models';
 import { z } from 'zod';
 import { TrainerError } from './errors.js';
@@ -84,6 +85,8 @@ export const trainConfigSchema = z
         pixelFit: z.tuple([positiveInt, positiveInt]).default([...CP_LLM_DEFAULTS.pixelFit]),
         /** Scale frames smaller than `pixelFit` up into it (paper: a fixed box); false keeps them at native resolution. */
         pixelUpscale: z.boolean().default(true),
+        /** What the pixel ViT sees: `rgb` (paper) or `highpass` (pixels minus their 3×3 mean; see @vqlm/encoders `PIXEL_INPUTS`). */
+        pixelInput: z.enum(PIXEL_INPUTS).default('rgb'),
         /** Paper: SigLIP So400m/14 at 448, frozen. Here a random frozen ViT unless `contextTowerOnnx` is given. */
         contextVit: vitSchema.default({ preset: 'siglip-so400m-448' }),
         /** An ONNX vision tower (e.g. a user's SigLIP export) instead of `contextVit`. */
@@ -115,6 +118,10 @@ export const trainConfigSchema = z
         optimizer: z.literal('adam').default('adam'),
         /** Paper: 1e-4. */
         lr: z.number().positive().default(1e-4),
+        /** Learning rate over the run: `constant` (paper) or `cosine` (from `lr` down to 0 at the last step); see `learningRateAt`. */
+        lrSchedule: z.enum(['constant', 'cosine']).default('constant'),
+        /** Steps of linear warm-up from lr/warmupSteps to lr before the schedule (0 = none). */
+        warmupSteps: z.number().int().min(0).default(0),
         beta1: z.number().min(0).lt(1).default(0.9),
         beta2: z.number().min(0).lt(1).default(0.999),
         epsilon: z.number().positive().default(1e-8),

@@ -2,7 +2,7 @@ export { TrainerError } from './errors.js';
 export type { TrainerErrorCode } from './errors.js';
 export { loadTrainConfig, parseTrainConfig, trainConfigSchema } from './config.js';
 export type { TrainConfig, TrainConfigInput } from './config.js';
-export { train } from './trainer.js';
+export { chooseCalibration, learningRateAt, MAX_SATURATED_SHARE, train } from './trainer.js';
 export type { EvalRecord, LogRecord, StepRecord, TrainEvent, TrainOptions, TrainResult } from './trainer.js';
 export { prepareData, loadEntries } from './data.js';
 export type { FailedItem, PreparedData, PreparedItem, PrepareOptions, PrepareProgress } from './data.js';

@@ -38,6 +38,7 @@ export function modelConfig(config: TrainConfig, decoder?: GemmaDecoder): CpLlmC
       patchSize: model.patchSize,
       pixelFit: model.pixelFit,
       pixelUpscale: model.pixelUpscale,
+      pixelInput: model.pixelInput,
       contextVit: vit(model.contextVit),
       pixelVit: vit(model.pixelVit, model.patchSize),
       decoder:

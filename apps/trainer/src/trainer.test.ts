@@ -1,11 +1,12 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDENTITY_CALIBRATION, applyCalibration } from '@vqlm/heads';
 import { createScorer, loadBundle } from '@vqlm/models';
 import { initBackend, tf, type BackendName } from '@vqlm/runtime';
 import { parseTrainConfig, type TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
-import { train, type LogRecord, type StepRecord, type TrainEvent } from './trainer.js';
+import { chooseCalibration, learningRateAt, MAX_SATURATED_SHARE, train, type LogRecord, type StepRecord, type TrainEvent } from './trainer.js';
 import { makeTempDir, makeTinyCorpus, microConfig, removeTempDir } from './__fixtures__/corpus.js';
 
 let dir: string;
@@ -28,6 +29,42 @@ async function countFiles(root: string): Promise<number> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
   return entries.filter((e) => e.isFile()).length;
 }
+
+describe('learningRateAt', () => {
+  const lr = 0.01;
+  it('constant: lr after warm-up; warm-up rises linearly to lr', () => {
+    expect([0, 5, 99].map((step) => learningRateAt(step, 100, { lr, lrSchedule: 'constant', warmupSteps: 0 }))).toEqual([lr, lr, lr]);
+    expect([0, 1, 3, 4].map((step) => learningRateAt(step, 100, { lr, lrSchedule: 'constant', warmupSteps: 4 }))).toEqual([lr / 4, lr / 2, lr, lr]);
+  });
+  it('cosine: lr at the first step after warm-up, half way at the middle, near 0 at the end', () => {
+    const at = (step: number): number => learningRateAt(step, 110, { lr, lrSchedule: 'cosine', warmupSteps: 10 });
+    expect(at(9)).toBeCloseTo(lr, 12);
+    expect(at(10)).toBeCloseTo(lr, 12);
+    expect(at(60)).toBeCloseTo(lr / 2, 12);
+    expect(at(109)).toBeCloseTo(lr * 0.5 * (1 + Math.cos(Math.PI * 0.99)), 12);
+    expect(at(109)).toBeLessThan(lr * 0.001);
+    for (let step = 11; step < 110; step++) expect(at(step)).toBeLessThan(at(step - 1));
+  });
+});
+
+describe('chooseCalibration', () => {
+  it('keeps a logistic that follows the scores, and falls back to linear for a near-step one', () => {
+    const raw = Array.from({ length: 40 }, (_, i) => i / 39);
+    const smooth = raw.map((r) => 1 + 4 / (1 + Math.exp(-(r - 0.5) / 0.15)));
+    expect(chooseCalibration(raw, smooth).kind).toBe('logistic4');
+    // Two clusters of raw scores; within each the MOS falls as the raw score rises. The
+    // least-squares logistic is a step between the clusters and would give every video of a
+    // cluster the same score; the linear fit keeps their order.
+    const clustered = raw.map((_, i) => (i < 20 ? 0.2 + i * 1e-3 : 0.8 + i * 1e-3));
+    const mos = raw.map((_, i) => (i < 20 ? 2.5 : 5) - (i % 20) * 0.05);
+    const chosen = chooseCalibration(clustered, mos);
+    expect(chosen.kind).toBe('linear');
+    const calibrated = clustered.map((r) => applyCalibration(chosen, r));
+    expect(new Set(calibrated).size).toBe(40);
+    expect(MAX_SATURATED_SHARE).toBe(0.1);
+    expect(chooseCalibration([1, 2, 3], [1, 2, 3])).toEqual(IDENTITY_CALIBRATION);
+  });
+});
 
 describe('train', () => {
   let full: Awaited<ReturnType<typeof train>>;
@@ -115,6 +152,23 @@ describe('train', () => {
     });
     const finalEval = (log: readonly LogRecord[]) => log.filter((r) => r.type === 'eval').at(-1);
     close((finalEval(second.log) as { srcc: number }).srcc, (finalEval(full.log) as { srcc: number }).srcc, 'final SRCC');
+  }, 180_000);
+
+  it('follows a cosine schedule with warm-up, also across an interrupt and resume', async () => {
+    const cfg = config('cosine', { train: { epochs: 6, lrSchedule: 'cosine', warmupSteps: 2 } });
+    const first = await train(cfg, { cacheDir: cacheDir(), stopAfterStep: 4 });
+    expect(first.step).toBe(4);
+    const second = await train(cfg, { cacheDir: cacheDir(), resume: true });
+    const records = steps(second.log);
+    const total = records.length;
+    expect(total).toBe(steps(full.log).length);
+    records.forEach((r) => expect(r.lr).toBeCloseTo(learningRateAt(r.step - 1, total, cfg.train), 12));
+    expect(records[0].lr).toBeCloseTo(cfg.train.lr / 2, 12);
+    expect(records.at(-1)!.lr!).toBeLessThan(cfg.train.lr * 0.1);
+    // The first loss is computed before any update, so it equals the constant-rate run's; the
+    // second follows a half-size first step, so it differs.
+    expect(records[0].loss).toBe(steps(full.log)[0].loss);
+    expect(records[1].loss).not.toBe(steps(full.log)[1].loss);
   }, 180_000);
 
   it('refuses to resume a checkpoint written with other settings, naming the difference', async () => {

@@ -1,7 +1,7 @@
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PairSampler, writeFileAtomic, type PairSamplerOptions } from '@vqlm/datasets';
-import { fitCalibration, IDENTITY_CALIBRATION, type Calibration } from '@vqlm/heads';
+import { applyCalibration, fitCalibration, IDENTITY_CALIBRATION, type Calibration } from '@vqlm/heads';
 import { cpLlmObjective, saveBundle, type CpLlm, type CpLlmLossPart } from '@vqlm/models';
 import { tf } from '@vqlm/runtime';
 import { buildBatch, scoreTarget, trainingTexts } from './batch.js';
@@ -18,6 +18,22 @@ export interface StepRecord extends StepPoint {
   readonly type: 'step';
   /** Wall seconds since the run (or its resume) started. */
   readonly seconds: number;
+  /** Learning rate of this step. */
+  readonly lr?: number;
+}
+
+/**
+ * The learning rate of the step with 0-based index `step` of `totalSteps`: linear warm-up over
+ * `warmupSteps` (lr·(step+1)/warmupSteps), then `lr` (`constant`) or `lr · ½(1 + cos(π·t))` with t
+ * going from 0 at the first step after warm-up to 1 after the last step (`cosine`). It depends on
+ * the step alone, so a resumed run follows the same schedule.
+ */
+export function learningRateAt(step: number, totalSteps: number, train: Pick<TrainConfig['train'], 'lr' | 'lrSchedule' | 'warmupSteps'>): number {
+  const { lr, lrSchedule, warmupSteps } = train;
+  if (step < warmupSteps) return (lr * (step + 1)) / warmupSteps;
+  if (lrSchedule === 'constant') return lr;
+  const t = (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps);
+  return lr * 0.5 * (1 + Math.cos(Math.PI * t));
 }
 
 /** One line of `log.jsonl` for an evaluation. */
@@ -109,20 +125,46 @@ function evalRecord(split: 'val' | 'test', epoch: number, step: number, result: 
   };
 }
 
-/** Raw → MOS mapping fitted on the training split: logistic when it converges, else linear, else identity. */
+/** Share of training scores a logistic may put on its asymptotes before {@link chooseCalibration} prefers linear. */
+export const MAX_SATURATED_SHARE = 0.1;
+
+/**
+ * The raw → MOS mapping of a bundle, fitted on the training scores: the 4-parameter logistic,
+ * unless it converges to a near-step function that puts more than {@link MAX_SATURATED_SHARE} of
+ * the training scores within 0.001 MOS of its top or bottom (then many videos would get the same
+ * score, and their order would be lost); then linear; identity when neither fits.
+ */
+export function chooseCalibration(raw: readonly number[], mos: readonly number[]): Calibration {
+  if (raw.length < 4) return IDENTITY_CALIBRATION;
+  try {
+    const logistic = fitCalibration(raw, mos, { kind: 'logistic4' });
+    if (logistic.kind === 'logistic4') {
+      const { top, bottom } = logistic;
+      const saturated = raw.filter((r) => {
+        const v = applyCalibration(logistic, r);
+        return Math.abs(v - top) < 1e-3 || Math.abs(v - bottom) < 1e-3;
+      }).length;
+      if (saturated <= MAX_SATURATED_SHARE * raw.length) return logistic;
+    }
+  } catch {
+    // no logistic fit: linear below
+  }
+  try {
+    return fitCalibration(raw, mos, { kind: 'linear' });
+  } catch {
+    return IDENTITY_CALIBRATION;
+  }
+}
+
+/** {@link chooseCalibration} on the model's raw scores of the training split. */
 async function fitRunCalibration(model: CpLlm, items: readonly PreparedItem[]): Promise<Calibration> {
   const withTarget = items.filter((i) => scoreTarget(i.entry) !== null);
   if (withTarget.length < 4) return IDENTITY_CALIBRATION;
   const raw = await scoreItems(model, withTarget);
-  const mos = withTarget.map((i) => scoreTarget(i.entry) ?? 0);
-  for (const kind of ['logistic4', 'linear'] as const) {
-    try {
-      return fitCalibration(raw, mos, { kind });
-    } catch {
-      // try the next kind
-    }
-  }
-  return IDENTITY_CALIBRATION;
+  return chooseCalibration(
+    raw,
+    withTarget.map((i) => scoreTarget(i.entry) ?? 0),
+  );
 }
 
 function samplerOptions(config: TrainConfig, trainCount: number): PairSamplerOptions {
@@ -231,6 +273,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       const built = buildBatch(model, data.items, sample, config.seed);
       let parts: Partial<Record<CpLlmLossPart, number>> = {};
       let lossValue: number;
+      const lr = learningRateAt(step, totalSteps, config.train);
+      // tfjs's Adam reads its (protected) learning rate at every update.
+      (optimizer as unknown as { learningRate: number }).learningRate = lr;
       try {
         const loss = optimizer.minimize(
           () => {
@@ -253,7 +298,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       // Let signal handlers run: tfjs's awaits resolve as microtasks, so without a macrotask turn
       // a SIGINT/SIGTERM would be seen only at the next write to disk (eval or checkpoint).
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const record: StepRecord = { type: 'step', step, epoch: sample.epoch, loss: lossValue, parts: parts, seconds: (performance.now() - started) / 1000 };
+      const record: StepRecord = { type: 'step', step, epoch: sample.epoch, loss: lossValue, parts: parts, seconds: (performance.now() - started) / 1000, lr };
       pending.push(record);
       const elapsed = (performance.now() - started) / 1000;
       const rate = (step - startStep) / Math.max(elapsed, 1e-9);
