@@ -182,5 +182,5 @@ await cp(join(runDir, 'curves.svg'), join(modelDir, 'curves.svg'));
 const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
 await writeFile(join(modelDir, 'eval.json'), `${JSON.stringify({ ...evaluation, rows }, null, 2)}\n`);
 const { writeModelCard } = await import('./model-card.mjs');
-await writeModelCard({ modelDir, evaluation, summary, manifest, trainConfig });
+await writeModelCard({ modelDir, evaluation: { ...evaluation, rows }, summary, manifest, trainConfig });
 process.stderr.write(`\nvqlm-tiny: SRCC vs VMAF ${evaluation.srccVsVmaf.toFixed(3)}; flip rate at CRF diff 4 ${evaluation.flipByCrfDiff.find((b) => b.diff === 4)?.rate}, diff 10 ${evaluation.flipByCrfDiff.find((b) => b.diff === 10)?.rate}; ${evaluation.totalMinutes} min in all\n`);
