@@ -164,6 +164,9 @@ Time of \`pnpm train:default\` (2-core machine, tfjs wasm backend): corpus ${min
   ordering. Across clips, the pseudo-MOS is lower for textured content at any CRF, which a
   no-reference model must learn from only ${train.sources.length} training sources. Next steps:
   pretrained towers, many more sources, and a GPU.
+- **Seeds matter at this scale.** Other seeds of the same configuration give quite different
+  held-out numbers, better or worse than this one. See CP-LLM's Table 4 run at this scale, three
+  seeds per variant, in [\`apps/trainer/README.md\`](../../apps/trainer/README.md#cp-llm-table-4-at-vqlm-tiny-scale).
 - **No pretrained encoders or language model.** The context tower is a random frozen ViT, so the
   "context" branch carries little semantic information. The decoder learned its language from
   ${train.videos} generated descriptions and wrote ${d.distinct === 1 ? 'the same sentence for every held-out video' : `${d.distinct} distinct sentences for ${d.n} held-out videos`};
