@@ -112,8 +112,7 @@ export class PixelEncoder {
     if (this.params.isDisposed) throw new EncoderError('E_DISPOSED', 'pixel encoder used after dispose()');
     return tf.tidy(() => {
       const vitInput = this.vitInput(patches);
-      const m = (patches instanceof tf.Tensor ? patches.shape : patches.dims)[0];
-      const k = vitInput.shape[0] / m;
+      const [m, k] = patches instanceof tf.Tensor ? patches.shape : patches.dims;
       const tokens = this.vit.forward(vitInput);
       const projected = this.projector.apply(tokens);
       const pooled = tf.mean(tf.reshape(projected, [m, k, this.numTokens, this.outputDim]), 1);

@@ -175,7 +175,7 @@ try {
     const cfg = model.config;
     const bytes = (n: number, seed: number): Uint8Array => {
       const rng = createRng(seed);
-      return Uint8Array.from({ length: n }, () => Math.floor(rng.next() * 256));
+      return Uint8Array.from({ length: n }, () => rng.int(256));
     };
     const features = await model.encodeContext({ data: bytes(b * cfg.m * cfg.contextSize * cfg.contextSize * 3, 1), dims: [b, cfg.m, cfg.contextSize, cfg.contextSize, 3] });
     const pixel = (seed: number) => ({ data: bytes(b * cfg.m * cfg.k * cfg.patchSize * cfg.patchSize * 3, seed), dims: [b, cfg.m, cfg.k, cfg.patchSize, cfg.patchSize, 3] });
