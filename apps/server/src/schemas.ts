@@ -21,6 +21,7 @@ const scoreResult = {
     level: { type: 'string', enum: ['bad', 'poor', 'fair', 'good', 'excellent'] },
     perFrame: { type: 'array', items: { type: 'number' } },
     rawScore: { type: 'number' },
+    members: { type: 'array', items: { type: 'number' }, description: "an ensemble model's member scores (score is their mean)" },
     frames: {
       type: 'array',
       items: {

@@ -110,6 +110,27 @@ describe('scoring through the API', () => {
     expect(body.result).not.toHaveProperty('description');
   });
 
+  it('returns an ensemble model\'s member scores (documented in the OpenAPI schema)', async () => {
+    const { saveEnsembleBundle } = await import('@vqlm/models');
+    const ensembleDir = join(root, 'ensemble');
+    await saveEnsembleBundle([await makeMicroBundle(root, 'member-a', 5), await makeMicroBundle(root, 'member-b', 6)], ensembleDir);
+    const ensemble = await loadScorer(ensembleDir, { backend: testBackend });
+    const other = await startServer(ensemble, { mediaRoot: media, spoolDir: join(root, 'spool-ensemble'), maxUploadBytes: MAX_UPLOAD });
+    try {
+      const response = await fetch(`${other.url}/v1/score?wait=30`, { method: 'POST', body: await form({ video: clip }) });
+      const body: Json = await response.json();
+      expect(response.status).toBe(200);
+      expectDocumented('post', '/v1/score', 200, body);
+      const direct = await ensemble.score(clip);
+      expect(body.result.members).toHaveLength(2);
+      (body.result.members as number[]).forEach((m, i) => expect(m).toBeCloseTo(direct.members![i], 6));
+      expect(body.result.score).toBeCloseTo(direct.score, 6);
+    } finally {
+      await other.close();
+      await ensemble.dispose();
+    }
+  });
+
   it('answers 202 with a job link, then the job can be polled to completion', async () => {
     const response = await fetch(`${h.url}/v1/score`, { method: 'POST', body: await form({ video: clip2 }, { describe: 'true' }) });
     expect(response.status).toBe(202);

@@ -109,7 +109,7 @@ const scorer = await createScorer(join(runDir, 'bundle'));
 const rows = [];
 for (const [i, entry] of test.entries()) {
   const result = await scorer.score(join(corpusDir, entry.path), { describe: true });
-  rows.push({ id: entry.id, source: entry.referenceId ?? entry.sourceId, crf: entry.variant.recipe.crf, vmaf: entry.fullReference?.vmaf ?? null, pseudoMos: entry.pseudoMos?.value ?? null, score: result.score, rawScore: result.rawScore, level: result.level, description: result.description ?? '' });
+  rows.push({ id: entry.id, source: entry.referenceId ?? entry.sourceId, crf: entry.variant.recipe.crf, vmaf: entry.fullReference?.vmaf ?? null, pseudoMos: entry.pseudoMos?.value ?? null, score: result.score, rawScore: result.rawScore, ...(result.members ? { members: result.members } : {}), level: result.level, description: result.description ?? '' });
   if ((i + 1) % 20 === 0 || i + 1 === test.length) process.stderr.write(`held-out: ${i + 1}/${test.length} scored\n`);
 }
 await scorer.dispose();
@@ -139,6 +139,10 @@ const detail = async (path) => {
 for (const [i, entry] of test.entries()) rows[i].reference = await detail(join(corpusDir, entry.path));
 
 const FLIP_DIFFS = [2, 4, 6, 8, 10, 20];
+const orderScore = (r) => (r.members ? r.score : r.rawScore);
+const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
+// An ensemble run's summary lists its members; their own summaries hold steps and calibrations.
+const memberSummaries = summary.ensemble ? await Promise.all(summary.members.map(async (m) => JSON.parse(await readFile(join(m.dir, 'summary.json'), 'utf8')))) : [summary];
 const levelOf = (mos) => (mos < 1.5 ? 'bad' : mos < 2.5 ? 'poor' : mos < 3.5 ? 'fair' : mos < 4.5 ? 'good' : 'excellent');
 const withVmaf = rows.filter((r) => r.vmaf !== null);
 // The tokenizer lower-cases and splits punctuation ("h. 264", "crf 43"): match loosely.
@@ -161,7 +165,19 @@ const evaluation = {
   srccVsVmaf: srcc(withVmaf.map((r) => r.score), withVmaf.map((r) => r.vmaf)),
   plccVsVmaf: plcc(withVmaf.map((r) => r.score), withVmaf.map((r) => r.vmaf), { fit: 'logistic4' }),
   srccVsPseudoMos: srcc(rows.map((r) => r.score), rows.map((r) => r.pseudoMos)),
-  flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.rawScore })), FLIP_DIFFS),
+  // Flips on the raw score of one model (a calibration's clamp could tie scores); an ensemble's
+  // score is the mean of its members' calibrated scores (their raw scales differ).
+  flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: orderScore(r) })), FLIP_DIFFS),
+  // Each member of an ensemble alone, from the member scores of the same Scorer calls.
+  ...(rows[0]?.members
+    ? {
+        members: rows[0].members.map((_, j) => ({
+          seed: summary.members?.[j]?.seed ?? null,
+          srccVsVmaf: srcc(withVmaf.map((r) => r.members[j]), withVmaf.map((r) => r.vmaf)),
+          flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.members[j] })), FLIP_DIFFS),
+        })),
+      }
+    : {}),
   reference: {
     name: 'mean absolute neighbouring-pixel difference of the same pixel patches (no learning)',
     srccVsVmaf: srcc(withVmaf.map((r) => r.reference), withVmaf.map((r) => r.vmaf)),
@@ -173,14 +189,13 @@ const evaluation = {
   totalMinutes: Number(minutes(['sourcesMs', 'corpusMs', 'trainMs', 'evalMs'].reduce((n, k) => n + (timings[k] ?? 0), 0))),
 };
 
-// Ship the bundle: model.json, weights, adapters, tokenizer, ONNX towers.
+// Ship the bundle: model.json, weights, adapters, tokenizer, ONNX towers (an ensemble: model.json and members/).
 const bundleFiles = await readdir(join(runDir, 'bundle'));
 for (const name of await readdir(modelDir)) if (!['train.json', 'sources.json', 'MODEL_CARD.md', 'eval.json', 'curves.svg'].includes(name)) await rm(join(modelDir, name), { recursive: true, force: true });
 await mkdir(modelDir, { recursive: true });
 for (const name of bundleFiles) await cp(join(runDir, 'bundle', name), join(modelDir, name), { recursive: true });
 await cp(join(runDir, 'curves.svg'), join(modelDir, 'curves.svg'));
-const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
 await writeFile(join(modelDir, 'eval.json'), `${JSON.stringify({ ...evaluation, rows }, null, 2)}\n`);
 const { writeModelCard } = await import('./model-card.mjs');
-await writeModelCard({ modelDir, evaluation: { ...evaluation, rows }, summary, manifest, trainConfig });
+await writeModelCard({ modelDir, evaluation: { ...evaluation, rows }, summary, memberSummaries, manifest, trainConfig });
 process.stderr.write(`\nvqlm-tiny: SRCC vs VMAF ${evaluation.srccVsVmaf.toFixed(3)}; flip rate at CRF diff 4 ${evaluation.flipByCrfDiff.find((b) => b.diff === 4)?.rate}, diff 10 ${evaluation.flipByCrfDiff.find((b) => b.diff === 10)?.rate}; ${evaluation.totalMinutes} min in all\n`);

@@ -4,10 +4,10 @@ import { writeFileAtomic } from '@vqlm/datasets';
 import { applyCalibration, parseCalibration } from '@vqlm/heads';
 import { z } from 'zod';
 import { formatAblationMarkdown, summarizeAblation, type AblationRun, type AblationSummary } from './ablation-summary.js';
-import { hasCheckpoint, runFingerprint } from './checkpoint.js';
+import { hasCheckpoint } from './checkpoint.js';
 import { parseTrainConfig, type TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
-import { train, type TrainEvent } from './trainer.js';
+import { finishedRunSummary, train, type TrainEvent } from './trainer.js';
 
 /** CP-LLM Table 4 as ablation variants: pipelines (single / pair / mix) and branches (context-only / pixel-only). */
 export const CP_LLM_TABLE4_VARIANTS: Readonly<Record<string, Record<string, unknown>>> = Object.freeze({
@@ -113,7 +113,8 @@ export async function runAblation(base: unknown, plan: AblationPlan, options: Ru
   const runs: AblationRun[] = [];
   const jobs = Object.keys(plan.variants).flatMap((variant) => plan.seeds.map((seed) => ({ variant, seed })));
   for (const [index, { variant, seed }] of jobs.entries()) {
-    const merged = deepMerge(deepMerge(base, plan.variants[variant]), { seed, output: { dir: join(options.outDir, variant, `seed-${seed}`) } });
+    // Table 4 compares single models: an ensemble setting of the base config is not applied.
+    const merged = deepMerge(deepMerge(base, plan.variants[variant]), { seed, ensemble: { members: 1 }, output: { dir: join(options.outDir, variant, `seed-${seed}`) } });
     let config: TrainConfig;
     try {
       config = parseTrainConfig(merged, options.baseDir, `ablation ${variant} seed ${seed}`);
@@ -121,14 +122,7 @@ export async function runAblation(base: unknown, plan: AblationPlan, options: Ru
       throw new TrainerError('E_ABLATION', (error as Error).message, { cause: error });
     }
     const summaryFile = join(config.output.dir, 'summary.json');
-    const fingerprint = runFingerprint(config);
-    let file: RunSummaryFile | null = null;
-    try {
-      const existing = JSON.parse(await readFile(summaryFile, 'utf8')) as RunSummaryFile;
-      if (existing.fingerprint === fingerprint) file = existing;
-    } catch {
-      file = null;
-    }
+    let file = await finishedRunSummary<RunSummaryFile>(config);
     options.onEvent?.({ type: 'run', variant, seed, index, total: jobs.length, reused: file !== null });
     if (!file) {
       const resume = await hasCheckpoint(config.output.dir);

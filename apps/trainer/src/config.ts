@@ -67,6 +67,8 @@ export const trainConfigSchema = z
         manifest: z.string().min(1),
         /** Share of sources per split when the manifest has no `split` column (split by source). */
         ratios: z.object({ train: z.number().min(0), val: z.number().min(0), test: z.number().min(0) }).strict().default({ train: 0.8, val: 0.1, test: 0.1 }),
+        /** Seed of that split (default `seed`; the members of an ensemble share their base's). */
+        splitSeed: z.number().int().nonnegative().optional(),
         /** Only these recipe kinds (default all). */
         kinds: z.array(z.string().min(1)).optional(),
       })
@@ -154,6 +156,16 @@ export const trainConfigSchema = z
         flipDiffs: z.array(z.number().positive()).min(1).default([2, 4, 6, 8, 10, 20]),
         /** Sample descriptions written to the log at each evaluation. */
         descriptions: z.number().int().min(0).default(2),
+      })
+      .strict()
+      .default({}),
+    ensemble: z
+      .object({
+        /**
+         * Models trained with seeds `seed`, `seed + 1`, …, each a full run under
+         * `<output.dir>/members/seed-<n>`; the bundle averages their calibrated scores. 1: one model.
+         */
+        members: z.number().int().min(1).max(16).default(1),
       })
       .strict()
       .default({}),

@@ -72,7 +72,7 @@ export async function loadEntries(config: TrainConfig): Promise<{ entries: Manif
   const kinds = config.data.kinds;
   if (kinds) entries = entries.filter((e) => e.variant === undefined || e.variant.recipe.kind === 'original' || kinds.includes(e.variant.recipe.kind));
   if (entries.length === 0) throw new TrainerError('E_DATA', `data.manifest: ${config.data.manifest} has no usable entries`);
-  if (!entries.every((e) => e.split !== undefined)) entries = splitBySource(entries, { seed: config.seed, ratios: config.data.ratios });
+  if (!entries.every((e) => e.split !== undefined)) entries = splitBySource(entries, { seed: config.data.splitSeed ?? config.seed, ratios: config.data.ratios });
   if (!entries.some((e) => e.split === 'train')) throw new TrainerError('E_SPLIT', `data.manifest: no entry in the train split`);
   return { entries, root: dirname(config.data.manifest) };
 }

@@ -45,12 +45,10 @@ export async function scoreItems(model: CpLlm, items: readonly PreparedItem[], b
 }
 
 /**
- * Scores every prepared item of a split and computes SRCC/PLCC/KRCC/RMSE against the targets,
- * the flip rate by level (CRF) difference, and a few greedy descriptions.
+ * SRCC/PLCC/KRCC/RMSE of scored items against their targets (null when fewer than 3 targets or a
+ * constant side) and the flip rate by level (CRF) difference over the ladders of `entries`.
  */
-export async function evaluateSplit(model: CpLlm, items: readonly PreparedItem[], options: { flipDiffs: readonly number[]; descriptions: number }): Promise<EvalResult> {
-  const scores = await scoreItems(model, items);
-  const scored: ScoredItem[] = items.map((item, i) => ({ id: item.entry.id, score: scores[i], target: scoreTarget(item.entry) }));
+export function scoreMetrics(entries: readonly ManifestEntry[], scored: readonly ScoredItem[], flipDiffs: readonly number[]): Pick<EvalResult, 'summary' | 'flipUnit' | 'flip'> {
   const withTarget = scored.filter((s) => s.target !== null);
   let metricSummary: MetricSummary | null = null;
   if (withTarget.length >= 3) {
@@ -63,19 +61,30 @@ export async function evaluateSplit(model: CpLlm, items: readonly PreparedItem[]
       metricSummary = null; // constant predictions or targets: no correlation
     }
   }
-  const byId = new Map(scored.map((s) => [s.id, s.score]));
-  const { unit, samples } = flipSamples(
-    items.map((i) => i.entry),
-    byId,
-  );
-  let flip: FlipBucket[] = options.flipDiffs.map((diff) => ({ diff, pairs: 0, flips: 0, rate: null }));
+  const { unit, samples } = flipSamples(entries, new Map(scored.map((s) => [s.id, s.score])));
+  let flip: FlipBucket[] = flipDiffs.map((diff) => ({ diff, pairs: 0, flips: 0, rate: null }));
   if (samples.length >= 2) {
     try {
-      flip = flipRateByDiff(samples, options.flipDiffs);
+      flip = flipRateByDiff(samples, flipDiffs);
     } catch {
       // no pair of one source: keep the empty buckets
     }
   }
+  return { summary: metricSummary, flipUnit: unit, flip };
+}
+
+/**
+ * Scores every prepared item of a split and computes SRCC/PLCC/KRCC/RMSE against the targets,
+ * the flip rate by level (CRF) difference, and a few greedy descriptions.
+ */
+export async function evaluateSplit(model: CpLlm, items: readonly PreparedItem[], options: { flipDiffs: readonly number[]; descriptions: number }): Promise<EvalResult> {
+  const scores = await scoreItems(model, items);
+  const scored: ScoredItem[] = items.map((item, i) => ({ id: item.entry.id, score: scores[i], target: scoreTarget(item.entry) }));
+  const { summary: metricSummary, flipUnit: unit, flip } = scoreMetrics(
+    items.map((i) => i.entry),
+    scored,
+    options.flipDiffs,
+  );
   const descriptions: { id: string; text: string; reference: string | null }[] = [];
   const { m, k, contextSize: s, patchSize: p } = model.config;
   const step = Math.max(1, Math.floor(items.length / Math.max(1, options.descriptions)));

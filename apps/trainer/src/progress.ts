@@ -75,6 +75,10 @@ export function createTrainProgress(stream: NodeJS.WriteStream = process.stderr)
       case 'checkpoint':
         if (!tty) stream.write(`checkpoint: step ${event.step} → ${event.dir}\n`);
         break;
+      case 'member':
+        lastLine = -1;
+        line(`ensemble member ${event.index + 1}/${event.total}: seed ${event.seed}${event.reused ? ' (finished earlier, reused)' : ''}`);
+        break;
     }
   };
   return { onEvent, stop: () => bar?.stop() };

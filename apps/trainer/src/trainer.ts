@@ -9,6 +9,7 @@ import { hasCheckpoint, loadLatestCheckpoint, restoreCheckpoint, runFingerprint,
 import type { TrainConfig } from './config.js';
 import { loadEntries, prepareData, type PreparedData, type PreparedItem } from './data.js';
 import { TrainerError } from './errors.js';
+import { trainEnsemble } from './ensemble.js';
 import { evaluateSplit, scoreItems, type EvalResult } from './evaluate.js';
 import { createRunModel, runTokenizer, trainedVariables } from './model.js';
 import { plotRun, type EvalPoint, type StepPoint } from './plot.js';
@@ -55,7 +56,9 @@ export type TrainEvent =
   | { readonly type: 'start'; readonly step: number; readonly totalSteps: number; readonly resumed: boolean; readonly items: Readonly<Record<'train' | 'val' | 'test', number>>; readonly failed: number; readonly featuresEncoded: number; readonly featuresCached: number }
   | { readonly type: 'step'; readonly record: StepRecord; readonly totalSteps: number; readonly stepsPerSecond: number; readonly etaSeconds: number }
   | { readonly type: 'eval'; readonly record: EvalRecord }
-  | { readonly type: 'checkpoint'; readonly step: number; readonly dir: string };
+  | { readonly type: 'checkpoint'; readonly step: number; readonly dir: string }
+  /** An ensemble member starts (`reused`: it had finished earlier with the same settings). */
+  | { readonly type: 'member'; readonly index: number; readonly total: number; readonly seed: number; readonly reused: boolean };
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -86,6 +89,8 @@ export interface TrainResult {
   readonly val: EvalResult | null;
   readonly test: EvalResult | null;
   readonly log: readonly LogRecord[];
+  /** An ensemble's members (`ensemble.members` > 1): seed, run directory, whether reused. */
+  readonly members?: readonly { readonly seed: number; readonly runDir: string; readonly reused: boolean }[];
 }
 
 /** The records of `log.jsonl`; a line cut short by a crash mid-append is skipped. */
@@ -156,6 +161,20 @@ export function chooseCalibration(raw: readonly number[], mos: readonly number[]
   }
 }
 
+/**
+ * The `summary.json` of a finished run of this config in `config.output.dir` (same fingerprint
+ * and number of epochs), or null: such a run can be reused instead of trained again.
+ */
+export async function finishedRunSummary<T = Record<string, unknown>>(config: TrainConfig): Promise<T | null> {
+  try {
+    const existing = JSON.parse(await readFile(join(config.output.dir, 'summary.json'), 'utf8')) as { fingerprint?: string; epochs?: number };
+    if (existing.fingerprint === runFingerprint(config) && existing.epochs === config.train.epochs) return existing as T;
+  } catch {
+    // none, or unreadable: not finished
+  }
+  return null;
+}
+
 /** {@link chooseCalibration} on the model's raw scores of the training split. */
 async function fitRunCalibration(model: CpLlm, items: readonly PreparedItem[]): Promise<Calibration> {
   const withTarget = items.filter((i) => scoreTarget(i.entry) !== null);
@@ -183,9 +202,16 @@ function samplerOptions(config: TrainConfig, trainCount: number): PairSamplerOpt
  * computes the frozen context features once, then runs Adam over mixed batches of single videos
  * and pairs, evaluating on the validation split every `eval.everyEpochs` epochs, writing
  * `log.jsonl`, atomic checkpoints every `train.checkpointEvery` steps (and on interrupt), and at
- * the end a calibrated model bundle, a plot of the curves and `summary.json`.
+ * the end a calibrated model bundle, a plot of the curves and `summary.json`. With
+ * `ensemble.members` > 1 it trains that many models with consecutive seeds and bundles them as
+ * an ensemble (see `trainEnsemble`).
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  return config.ensemble.members > 1 ? trainEnsemble(config, options) : runTraining(config, options);
+}
+
+/** {@link train} of one model (`ensemble.members` is ignored). */
+export async function runTraining(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const runDir = config.output.dir;
   const logFile = join(runDir, 'log.jsonl');
   if (options.fresh) {

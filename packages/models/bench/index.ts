@@ -26,7 +26,9 @@ import {
   findDefaultModel,
   loadBundle,
   presetTokenizer,
+  readBundleArchitecture,
   readBundleManifest,
+  readEnsembleManifest,
   saveBundle,
   type CpLlmConfig,
   type CpLlmPresetName,
@@ -83,7 +85,16 @@ try {
   let tfjsBundle: string;
   let onnxBundle = join(dir, 'onnx-bundle');
   const given = values.bundle ?? (values.preset === undefined ? findDefaultModel() : null);
-  if (given !== null && given !== undefined) {
+  let memberBundle: string | null = null;
+  if (given !== null && given !== undefined && (await readBundleArchitecture(given)) === 'cp-llm-ensemble') {
+    // An ensemble: every member scores the same decoded views; its members carry their ONNX exports.
+    tfjsBundle = resolve(given);
+    onnxBundle = tfjsBundle;
+    const ensemble = await readEnsembleManifest(tfjsBundle);
+    if (!ensemble.memberManifests.every((m) => m.files.onnx)) throw new Error(`${tfjsBundle}: not every ensemble member has ONNX exports`);
+    memberBundle = join(tfjsBundle, ensemble.members[0]);
+    label = `ensemble bundle ${tfjsBundle} (${ensemble.members.length} members)${values.bundle === undefined ? ' (findDefaultModel)' : ''}`;
+  } else if (given !== null && given !== undefined) {
     tfjsBundle = resolve(given);
     label = `bundle ${tfjsBundle}${values.bundle === undefined ? ' (findDefaultModel)' : ''}`;
     const manifest = await readBundleManifest(tfjsBundle);
@@ -149,7 +160,7 @@ try {
   const tfjs = { timing: summarise(runs.tfjs) };
   const onnx = { timing: summarise(runs.onnx) };
 
-  const c = (await readBundleManifest(tfjsBundle)).config;
+  const c = (await readBundleManifest(memberBundle ?? tfjsBundle)).config;
   const names: Record<(typeof stages)[number], string> = {
     decodeMs: 'decode + views (video-io sampleViews)',
     contextMs: 'context encoder (frozen tower + projector)',
@@ -169,7 +180,8 @@ try {
   // Training: optimiser steps per second of the multi-task objective on a batch of 8 rows (4 single
   // videos, 4 pairs) with every trainable part of the model, against the forward pass of the same
   // batch in the same run (a step is a forward, a backward and an Adam update: ~3× a forward).
-  const { model } = await loadBundle(tfjsBundle, { engine: 'tfjs' });
+  // An ensemble: one member (each member trains alone).
+  const { model } = await loadBundle(memberBundle ?? tfjsBundle, { engine: 'tfjs' });
   try {
     const b = 8;
     const cfg = model.config;

@@ -21,8 +21,11 @@ export const BUNDLE_FILES = Object.freeze({
   onnxContextTower: 'context_tower.onnx',
 });
 
-/** Model architectures a bundle can hold (`model.json` `architecture`; absent means `cp-llm`). */
-export type BundleArchitecture = 'cp-llm' | 'lmm-vqa';
+/**
+ * Model architectures a bundle can hold (`model.json` `architecture`; absent means `cp-llm`).
+ * `cp-llm-ensemble` is a directory of CP-LLM member bundles whose scores are averaged.
+ */
+export type BundleArchitecture = 'cp-llm' | 'lmm-vqa' | 'cp-llm-ensemble';
 
 /** This package's version, recorded in `model.json` (`../package.json` from both `src/` and `dist/`). */
 export const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -79,8 +82,8 @@ export async function readManifestJson(dir: string): Promise<unknown> {
 export function manifestArchitecture(json: unknown): BundleArchitecture {
   const value = typeof json === 'object' && json !== null ? (json as { architecture?: unknown }).architecture : undefined;
   if (value === undefined) return 'cp-llm';
-  if (value === 'cp-llm' || value === 'lmm-vqa') return value;
-  throw new ModelError('E_BUNDLE_CONFIG', `model.json.architecture: expected 'cp-llm' or 'lmm-vqa', got ${JSON.stringify(value)}`);
+  if (value === 'cp-llm' || value === 'lmm-vqa' || value === 'cp-llm-ensemble') return value;
+  throw new ModelError('E_BUNDLE_CONFIG', `model.json.architecture: expected 'cp-llm', 'lmm-vqa' or 'cp-llm-ensemble', got ${JSON.stringify(value)}`);
 }
 
 /** Wraps an error of a dependency's loader so that every bundle error is a {@link ModelError} naming the file. */

@@ -182,6 +182,6 @@ describe('model bundle', () => {
       json.architecture = 'gpt';
       await writeFile(join(p, 'model.json'), JSON.stringify(json));
     });
-    await expect(loadBundle(unknown)).rejects.toThrow(/model\.json\.architecture: expected 'cp-llm' or 'lmm-vqa', got "gpt"/);
+    await expect(loadBundle(unknown)).rejects.toThrow(/model\.json\.architecture: expected 'cp-llm', 'lmm-vqa' or 'cp-llm-ensemble', got "gpt"/);
   });
 });

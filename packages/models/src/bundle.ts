@@ -193,8 +193,12 @@ async function saveCpLlmBundle(model: CpLlm, dir: string, options: SaveBundleOpt
  */
 export async function readBundleManifest(dir: string): Promise<BundleManifest> {
   const json = await readManifestJson(dir);
-  if (manifestArchitecture(json) === 'lmm-vqa') {
+  const architecture = manifestArchitecture(json);
+  if (architecture === 'lmm-vqa') {
     throw new ModelError('E_BUNDLE_CONFIG', `${join(dir, BUNDLE_FILES.manifest)}: architecture is 'lmm-vqa', not 'cp-llm'; load it with loadLmmVqaBundle (the CP-LLM loader and the Scorer read CP-LLM bundles only)`);
+  }
+  if (architecture === 'cp-llm-ensemble') {
+    throw new ModelError('E_BUNDLE_CONFIG', `${join(dir, BUNDLE_FILES.manifest)}: architecture is 'cp-llm-ensemble', a directory of CP-LLM member bundles; score it with createScorer, or load it with loadEnsembleBundle`);
   }
   const parsed = bundleManifestSchema.safeParse(json);
   if (!parsed.success) throw new ModelError('E_BUNDLE_CONFIG', zodIssues('model.json', parsed.error));

@@ -2,6 +2,8 @@ import type { FeatureCache } from '@vqlm/encoders';
 import { IDENTITY_CALIBRATION, applyCalibration, levelFromScore, parseCalibration, type Calibration } from '@vqlm/heads';
 import { sampleViews, type SamplingStrategy } from '@vqlm/video-io';
 import { loadBundle, readBundleManifest } from './bundle.js';
+import { readBundleArchitecture } from './bundle-io.js';
+import { loadEnsembleBundle } from './ensemble-bundle.js';
 import { CpLlm, type ScoreStage, type VideoViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
 import type { CompareResult, ScoreOptions, ScoreResult, Scorer } from './scorer.js';
@@ -23,17 +25,40 @@ interface Sampled {
   readonly frames: { index: number; time: number }[];
 }
 
-/** {@link Scorer} on a tfjs {@link CpLlm}. */
-export class CpLlmScorer implements Scorer {
+/** One model of a {@link CpLlmScorer} with its raw → MOS mapping. */
+export interface ScorerMember {
   readonly model: CpLlm;
   readonly calibration: Calibration;
+}
+
+/**
+ * {@link Scorer} on one {@link CpLlm}, or on an ensemble of them (a `cp-llm-ensemble` bundle):
+ * the video is decoded once, every member scores the same views, and the result is the mean of
+ * the members' calibrated scores (per frame too). The first member writes the descriptions.
+ */
+export class CpLlmScorer implements Scorer {
+  /** The (first) member's model: the one that describes. */
+  readonly model: CpLlm;
+  /** The (first) member's calibration. */
+  readonly calibration: Calibration;
+  /** Every member, in order (one for a plain bundle). */
+  readonly members: readonly ScorerMember[];
   private readonly owned: boolean;
   private readonly options: CreateScorerOptions;
   private disposed = false;
 
-  constructor(model: CpLlm, calibration: Calibration, owned: boolean, options: CreateScorerOptions = {}) {
-    this.model = model;
-    this.calibration = parseCalibration(calibration);
+  constructor(model: CpLlm | readonly ScorerMember[], calibration: Calibration, owned: boolean, options: CreateScorerOptions = {}) {
+    const members = Array.isArray(model) ? (model as readonly ScorerMember[]) : [{ model: model as CpLlm, calibration }];
+    if (members.length === 0) throw new ModelError('E_MODEL_ARG', 'members: expected at least one model');
+    const views = JSON.stringify(viewSettings(members[0].model));
+    members.forEach((member, i) => {
+      if (JSON.stringify(viewSettings(member.model)) !== views) {
+        throw new ModelError('E_MODEL_ARG', `members[${i}]: samples other views (${JSON.stringify(viewSettings(member.model))}) than members[0] (${views})`);
+      }
+    });
+    this.members = members.map((m) => ({ model: m.model, calibration: parseCalibration(m.calibration) }));
+    this.model = this.members[0].model;
+    this.calibration = this.members[0].calibration;
     this.owned = owned;
     this.options = options;
   }
@@ -62,15 +87,24 @@ export class CpLlmScorer implements Scorer {
   }
 
   private async scoreSampled(video: string, sampled: Sampled, description?: string, onStage?: (stage: ScoreStage, ms: number) => void): Promise<ScoreResult> {
-    const raw = await this.model.scoreViews(sampled.views, { cache: this.options.cache, frameIndices: sampled.frames.map((f) => f.index), onStage });
-    const rawScore = raw.reduce((a, b) => a + b, 0) / raw.length;
-    const score = applyCalibration(this.calibration, rawScore);
+    const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
+    const scores: number[] = [];
+    const raws: number[] = [];
+    const perFrame: number[][] = [];
+    for (const { model, calibration } of this.members) {
+      const raw = await model.scoreViews(sampled.views, { cache: this.options.cache, frameIndices: sampled.frames.map((f) => f.index), onStage });
+      raws.push(mean(raw));
+      scores.push(applyCalibration(calibration, mean(raw)));
+      perFrame.push(raw.map((r) => applyCalibration(calibration, r)));
+    }
+    const score = mean(scores);
     return {
       path: video,
       score,
       level: levelFromScore(score),
-      perFrame: raw.map((r) => applyCalibration(this.calibration, r)),
-      rawScore,
+      perFrame: perFrame[0].map((_, f) => mean(perFrame.map((frames) => frames[f]))),
+      rawScore: mean(raws),
+      ...(this.members.length > 1 ? { members: scores } : {}),
       frames: sampled.frames,
       ...(description === undefined ? {} : { description }),
     };
@@ -120,17 +154,28 @@ export class CpLlmScorer implements Scorer {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.owned) await this.model.dispose();
+    if (this.owned) for (const member of this.members) await member.model.dispose();
   }
 }
 
+function viewSettings(model: CpLlm): unknown[] {
+  const { m, k, contextSize, patchSize, pixelFit, pixelUpscale } = model.config;
+  return [m, k, contextSize, patchSize, pixelFit, pixelUpscale];
+}
+
 /**
- * A {@link Scorer} from a bundle directory (loaded, validated, owned by the scorer) or from a
- * model in memory (not owned: dispose it yourself).
- * @throws ModelError from {@link loadBundle}, `E_MODEL_ARG` for anything else.
+ * A {@link Scorer} from a bundle directory (loaded, validated, owned by the scorer; a
+ * `cp-llm-ensemble` bundle gives a scorer that averages its members) or from a model in memory
+ * (not owned: dispose it yourself).
+ * @throws ModelError from {@link loadBundle} / {@link loadEnsembleBundle}, `E_MODEL_ARG` for anything else.
  */
 export async function createScorer(source: string | CpLlm, options: CreateScorerOptions = {}): Promise<Scorer> {
   if (typeof source === 'string') {
+    if ((await readBundleArchitecture(source)) === 'cp-llm-ensemble') {
+      if (options.calibration) throw new ModelError('E_MODEL_ARG', 'calibration: an ensemble bundle keeps one calibration per member; it cannot be overridden');
+      const ensemble = await loadEnsembleBundle(source, { engine: options.engine });
+      return new CpLlmScorer(ensemble.members.map(({ model, calibration }) => ({ model, calibration })), ensemble.members[0].calibration, true, options);
+    }
     const wanted = options.engine ?? 'auto';
     const engine = wanted === 'auto' ? ((await readBundleManifest(source)).files.onnx ? 'onnx' : 'tfjs') : wanted;
     const bundle = await loadBundle(source, { engine });

@@ -13,7 +13,9 @@ export type { LmmVqaBundleManifest, LoadedLmmVqaBundle, SaveLmmVqaBundleOptions 
 export { OnnxPixelTower } from './onnx-pixel-tower.js';
 export type { Scorer, ScoreResult, CompareResult, ScoreOptions, ScoreTiming } from './scorer.js';
 export { CpLlmScorer, createScorer } from './cp-llm-scorer.js';
-export type { CreateScorerOptions } from './cp-llm-scorer.js';
+export type { CreateScorerOptions, ScorerMember } from './cp-llm-scorer.js';
+export { ENSEMBLE_MEMBERS_DIR, ensembleManifestSchema, loadEnsembleBundle, readEnsembleManifest, saveEnsembleBundle } from './ensemble-bundle.js';
+export type { EnsembleManifest, LoadedEnsemble, SaveEnsembleBundleOptions } from './ensemble-bundle.js';
 export { LmmVqa, LMM_VQA_PROMPT, createLmmVqaConfig, lmmVqaAnswer, parseLmmVqaAnswer } from './lmm-vqa.js';
 export type { LmmVqaConfig, LmmVqaConfigInit, LmmVqaInput, LmmVqaOutput } from './lmm-vqa.js';
 export { CP_LLM_PRESET_NAMES, DEFAULT_MODEL_NAME, MICRO_TOKENIZER_TEXTS, cpLlmPreset, findDefaultModel, presetTokenizer } from './presets.js';

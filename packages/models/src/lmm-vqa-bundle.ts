@@ -141,7 +141,7 @@ export async function readLmmVqaBundleManifest(dir: string): Promise<LmmVqaBundl
   const json = await readManifestJson(dir);
   const architecture = manifestArchitecture(json);
   if (architecture !== 'lmm-vqa') {
-    throw new ModelError('E_BUNDLE_CONFIG', `${join(dir, BUNDLE_FILES.manifest)}: architecture is '${architecture}', not 'lmm-vqa'; load it with loadBundle`);
+    throw new ModelError('E_BUNDLE_CONFIG', `${join(dir, BUNDLE_FILES.manifest)}: architecture is '${architecture}', not 'lmm-vqa'; load it with loadBundle (cp-llm) or loadEnsembleBundle (cp-llm-ensemble)`);
   }
   const parsed = lmmVqaBundleManifestSchema.safeParse(json);
   if (!parsed.success) throw new ModelError('E_BUNDLE_CONFIG', zodIssues('model.json', parsed.error));

@@ -5,14 +5,16 @@ import type { CpLlm } from './cp-llm.js';
 export interface ScoreResult {
   /** The video's path as given. */
   readonly path: string;
-  /** Calibrated MOS on the 1–5 scale: the calibration applied to the mean raw frame score. */
+  /** Calibrated MOS on the 1–5 scale: the calibration applied to the mean raw frame score (an ensemble: the mean of its members' calibrated scores). */
   readonly score: number;
   /** The quality level word of `score` (bad / poor / fair / good / excellent). */
   readonly level: QualityLevel;
   /** Calibrated score of each of the M key frames, in time order. */
   readonly perFrame: number[];
-  /** Mean raw frame score, before calibration. */
+  /** Mean raw frame score, before calibration (an ensemble: the mean over its members). */
   readonly rawScore: number;
+  /** An ensemble's members' calibrated scores, in member order (`score` is their mean); absent for one model. */
+  readonly members?: number[];
   /** Frame index and timestamp (s) of each key frame. */
   readonly frames: { readonly index: number; readonly time: number }[];
   /** The decoder's description, when asked for. */
@@ -58,11 +60,13 @@ export interface ScoreOptions {
 
 /**
  * Scores videos with a trained model: the API the CLI and the server use. Implementations:
- * {@link CpLlmScorer} (tfjs). The same input always gives the same result (uniform key frames,
+ * {@link CpLlmScorer} (one CP-LLM, or an ensemble of them). The same input always gives the same result (uniform key frames,
  * no sampling, greedy decoding).
  */
 export interface Scorer {
+  /** The model (an ensemble's first member, the one that describes). */
   readonly model: CpLlm;
+  /** Its calibration (an ensemble's first member's). */
   readonly calibration: Calibration;
   /** Scores one video file (any format ffmpeg decodes). */
   score(video: string, options?: ScoreOptions): Promise<ScoreResult>;

@@ -48,6 +48,23 @@ describe('vqlm score', () => {
     expect(text.stdout).toMatch(new RegExp(`^${clip.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${record.score.toFixed(3)} \\((bad|poor|fair|good|excellent)\\); per frame \\d\\.\\d\\d \\d\\.\\d\\d\\n$`));
   });
 
+  it('scores with an ensemble bundle: the mean of its members, each listed under members', async () => {
+    const { saveEnsembleBundle } = await import('@vqlm/models');
+    const second = await makeTinyBundle(dir, 4, 'member-b');
+    const ensemble = join(dir, 'ensemble');
+    await saveEnsembleBundle([bundle, second], ensemble);
+    const single: number[] = [];
+    for (const b of [bundle, second]) single.push((JSON.parse((await runCli(['score', clip, '--model', b, '--json'])).stdout) as { score: number }).score);
+    const result = await runCli(['score', clip, '--model', ensemble, '--json']);
+    expect(result.code).toBe(0);
+    const record = JSON.parse(result.stdout) as { score: number; members: number[] };
+    expect(Object.keys(record).sort()).toEqual(['level', 'members', 'path', 'perFrame', 'score']);
+    expect(record.members).toEqual(single);
+    expect(record.score).toBeCloseTo((single[0] + single[1]) / 2, 12);
+    const text = await runCli(['score', clip, '--model', ensemble]);
+    expect(text.stdout).toContain(`; ensemble members ${single.map((x) => x.toFixed(2)).join(' ')}`);
+  });
+
   it('reports a broken file, scores the rest and exits 1 with one summary line', async () => {
     const broken = join(dir, 'broken.mp4');
     await writeFile(broken, 'not a video');

@@ -6,12 +6,13 @@ import { MODEL_OPTION_HELP, openScorer } from '../model.js';
 import { createProgress, printJson } from '../output.js';
 
 /** The JSON / printed shape of one scored video. */
-export function scoreRecord(result: ScoreResult): { path: string; score: number; level: string; perFrame: number[]; description?: string } {
+export function scoreRecord(result: ScoreResult): { path: string; score: number; level: string; perFrame: number[]; members?: number[]; description?: string } {
   return {
     path: result.path,
     score: result.score,
     level: result.level,
     perFrame: result.perFrame,
+    ...(result.members === undefined ? {} : { members: result.members }),
     ...(result.description === undefined ? {} : { description: result.description }),
   };
 }
@@ -19,7 +20,8 @@ export function scoreRecord(result: ScoreResult): { path: string; score: number;
 /** One human-readable line (plus the description, when there is one). */
 export function formatScore(result: ScoreResult): string {
   const frames = result.perFrame.map((s) => s.toFixed(2)).join(' ');
-  const line = `${result.path}: ${result.score.toFixed(3)} (${result.level}); per frame ${frames}`;
+  const members = result.members === undefined ? '' : `; ensemble members ${result.members.map((s) => s.toFixed(2)).join(' ')}`;
+  const line = `${result.path}: ${result.score.toFixed(3)} (${result.level}); per frame ${frames}${members}`;
   return result.description === undefined ? line : `${line}\n  ${result.description}`;
 }
 
@@ -39,7 +41,7 @@ export const scoreCommand: CommandModule = {
       .argument('<video...>', 'video files')
       .option('--model <bundle>', MODEL_OPTION_HELP)
       .option('--describe', 'also generate a description of each video (slower)')
-      .option('--json', 'one JSON object per video per line: {path, score, level, perFrame, description?}')
+      .option('--json', 'one JSON object per video per line: {path, score, level, perFrame, members? (an ensemble\'s member scores), description?}')
       .action(async (videos: string[], flags: ScoreFlags) => {
         const scorer = await openScorer(flags.model);
         const progress = videos.length > 1 ? createProgress(videos.length, 'score') : undefined;

@@ -33,10 +33,10 @@ export function removeDir(dir: string): Promise<void> {
 }
 
 /** Writes the `micro` preset's random-weight bundle to `<dir>/bundle`. */
-export async function makeMicroBundle(dir: string): Promise<string> {
+export async function makeMicroBundle(dir: string, name = 'bundle', seed?: number): Promise<string> {
   await useTestBackend();
-  const model = await CpLlm.create(cpLlmPreset('micro'), { tokenizer: presetTokenizer('micro') });
-  const bundle = join(dir, 'bundle');
+  const model = await CpLlm.create(cpLlmPreset('micro', seed === undefined ? {} : { seed }), { tokenizer: presetTokenizer('micro') });
+  const bundle = join(dir, name);
   try {
     await saveBundle(model, bundle);
   } finally {
