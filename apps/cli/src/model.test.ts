@@ -75,7 +75,7 @@ describe('the default model of the model commands', () => {
     expect(described.code).toBe(0);
   });
 
-  it('refuses an LMM-VQA bundle with a clear error', async () => {
+  it('scores, describes and compares with an LMM-VQA bundle (a whole-video score, no per-frame scores)', async () => {
     const { LmmVqa, createLmmVqaConfig, cpLlmPreset, presetTokenizer, saveBundle } = await import('@vqlm/models');
     const { vitConfig } = await import('@vqlm/encoders');
     const lmm = new LmmVqa(
@@ -93,8 +93,18 @@ describe('the default model of the model commands', () => {
     } finally {
       lmm.dispose();
     }
-    const { code, stderr } = await runCli(['score', clip, '--model', path]);
-    expect(code).toBe(1);
-    expect(stderr).toBe(`vqlm: ${path}: an LMM-VQA bundle; the Scorer behind score, compare, describe, eval and flip-rate supports CP-LLM bundles only [E_MODEL_ARCH]\n`);
+    const scored = await runCli(['score', clip, '--model', path, '--describe', '--json']);
+    expect(scored.stderr).toBe('');
+    expect(scored.code).toBe(0);
+    const record = JSON.parse(scored.stdout) as { score: number; level: string; perFrame: number[]; description: string };
+    expect(record.score).toBeGreaterThanOrEqual(1);
+    expect(record.score).toBeLessThanOrEqual(5);
+    expect(record.perFrame).toEqual([]);
+    expect(typeof record.description).toBe('string');
+    const text = await runCli(['score', clip, '--model', path]);
+    expect(text.stdout).toBe(`${clip}: ${record.score.toFixed(3)} (${record.level}); whole-video score (LMM-VQA)\n`);
+    const compared = await runCli(['compare', clip, clip, '--model', path, '--json']);
+    expect(compared.code).toBe(0);
+    expect((JSON.parse(compared.stdout) as { better: string }).better).toBe('tie');
   });
 });

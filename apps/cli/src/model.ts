@@ -47,10 +47,7 @@ export async function resolveModel(model: string | undefined): Promise<string> {
  */
 export async function openScorer(model: string | undefined): Promise<Scorer> {
   const dir = await resolveModel(model);
-  const [{ initBackend }, { createScorer, readBundleArchitecture }] = await Promise.all([import('@vqlm/runtime'), import('@vqlm/models')]);
-  if ((await readBundleArchitecture(dir)) === 'lmm-vqa') {
-    throw new CliError(`${dir}: an LMM-VQA bundle; the Scorer behind score, compare, describe, eval and flip-rate supports CP-LLM bundles only`, 'E_MODEL_ARCH');
-  }
+  const [{ initBackend }, { createScorer }] = await Promise.all([import('@vqlm/runtime'), import('@vqlm/models')]);
   await initBackend({ log: () => undefined });
   return createScorer(dir);
 }

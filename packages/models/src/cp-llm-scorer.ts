@@ -4,6 +4,9 @@ import { sampleViews, type SamplingStrategy } from '@vqlm/video-io';
 import { loadBundle, readBundleManifest } from './bundle.js';
 import { readBundleArchitecture } from './bundle-io.js';
 import { loadEnsembleBundle } from './ensemble-bundle.js';
+import { LmmVqa } from './lmm-vqa.js';
+import { loadLmmVqaBundle } from './lmm-vqa-bundle.js';
+import { LmmVqaScorer } from './lmm-vqa-scorer.js';
 import { CpLlm, type ScoreStage, type VideoViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
 import type { CompareResult, ScoreOptions, ScoreResult, Scorer } from './scorer.js';
@@ -165,13 +168,18 @@ function viewSettings(model: CpLlm): unknown[] {
 
 /**
  * A {@link Scorer} from a bundle directory (loaded, validated, owned by the scorer; a
- * `cp-llm-ensemble` bundle gives a scorer that averages its members) or from a model in memory
- * (not owned: dispose it yourself).
+ * `cp-llm-ensemble` bundle gives a scorer that averages its members, an `lmm-vqa` one an
+ * {@link LmmVqaScorer}) or from a model in memory (not owned: dispose it yourself).
  * @throws ModelError from {@link loadBundle} / {@link loadEnsembleBundle}, `E_MODEL_ARG` for anything else.
  */
-export async function createScorer(source: string | CpLlm, options: CreateScorerOptions = {}): Promise<Scorer> {
+export async function createScorer(source: string | CpLlm | LmmVqa, options: CreateScorerOptions = {}): Promise<Scorer> {
   if (typeof source === 'string') {
-    if ((await readBundleArchitecture(source)) === 'cp-llm-ensemble') {
+    const architecture = await readBundleArchitecture(source);
+    if (architecture === 'lmm-vqa') {
+      checkLmmVqaOptions(options);
+      return new LmmVqaScorer((await loadLmmVqaBundle(source)).model, true, { strategy: options.strategy });
+    }
+    if (architecture === 'cp-llm-ensemble') {
       if (options.calibration) throw new ModelError('E_MODEL_ARG', 'calibration: an ensemble bundle keeps one calibration per member; it cannot be overridden');
       const ensemble = await loadEnsembleBundle(source, { engine: options.engine });
       return new CpLlmScorer(ensemble.members.map(({ model, calibration }) => ({ model, calibration })), ensemble.members[0].calibration, true, options);
@@ -182,5 +190,16 @@ export async function createScorer(source: string | CpLlm, options: CreateScorer
     return new CpLlmScorer(bundle.model, options.calibration ?? bundle.calibration, true, options);
   }
   if (source instanceof CpLlm) return new CpLlmScorer(source, options.calibration ?? IDENTITY_CALIBRATION, false, options);
-  throw new ModelError('E_MODEL_ARG', `source: expected a bundle directory or a CpLlm, got ${String(source)}`);
+  if (source instanceof LmmVqa) {
+    checkLmmVqaOptions(options);
+    return new LmmVqaScorer(source, false, { strategy: options.strategy });
+  }
+  throw new ModelError('E_MODEL_ARG', `source: expected a bundle directory, a CpLlm or an LmmVqa, got ${String(source)}`);
+}
+
+/** LMM-VQA scores on 1–5 without calibration, in tfjs only, and has no frozen-feature cache. */
+function checkLmmVqaOptions(options: CreateScorerOptions): void {
+  if (options.calibration) throw new ModelError('E_MODEL_ARG', 'calibration: an LMM-VQA model has none (its level score is on 1–5 already)');
+  if (options.engine === 'onnx') throw new ModelError('E_MODEL_ARG', "engine: an LMM-VQA bundle has no ONNX exports; use 'auto' or 'tfjs'");
+  if (options.cache) throw new ModelError('E_MODEL_ARG', 'cache: the frozen-feature cache is for CP-LLM context towers; LMM-VQA does not use it');
 }

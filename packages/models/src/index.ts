@@ -14,6 +14,8 @@ export { OnnxPixelTower } from './onnx-pixel-tower.js';
 export type { Scorer, ScoreResult, CompareResult, ScoreOptions, ScoreTiming } from './scorer.js';
 export { CpLlmScorer, createScorer } from './cp-llm-scorer.js';
 export type { CreateScorerOptions, ScorerMember } from './cp-llm-scorer.js';
+export { LmmVqaScorer } from './lmm-vqa-scorer.js';
+export type { LmmVqaScorerOptions } from './lmm-vqa-scorer.js';
 export { ENSEMBLE_MEMBERS_DIR, ensembleManifestSchema, loadEnsembleBundle, readEnsembleManifest, saveEnsembleBundle } from './ensemble-bundle.js';
 export type { EnsembleManifest, LoadedEnsemble, SaveEnsembleBundleOptions } from './ensemble-bundle.js';
 export { LmmVqa, LMM_VQA_PROMPT, createLmmVqaConfig, lmmVqaAnswer, parseLmmVqaAnswer } from './lmm-vqa.js';

@@ -1,6 +1,6 @@
-import { DEFAULT_LORA_CONFIG, GemmaDecoder, TextTokenizer, initGemmaWeights, type GemmaConfig, type LoraConfig, type TokenizerFiles } from '@vqlm/decoder-lora';
+import { DEFAULT_LORA_CONFIG, GemmaDecoder, TextTokenizer, generate, initGemmaWeights, type GemmaConfig, type LoraConfig, type TokenizerFiles } from '@vqlm/decoder-lora';
 import { Projector, TEMPORAL_ENCODER_DEFAULTS, TemporalEncoder, ViT, normalizePixels, SIGLIP_NORMALIZATION, vitConfig, type PixelInput, type TemporalEncoderConfig, type VitConfig } from '@vqlm/encoders';
-import { LevelHead, QUALITY_LEVELS, levelScoreFromLogits, type QualityLevel } from '@vqlm/heads';
+import { LevelHead, QUALITY_LEVELS, levelFromScore, levelScoreFromLogits, type QualityLevel } from '@vqlm/heads';
 import { createRng, tf } from '@vqlm/runtime';
 import { ModelError, shapeText } from './errors.js';
 
@@ -145,27 +145,10 @@ export class LmmVqa {
       throw new ModelError('E_MODEL_ARG', 'targetTokenIds: expected a non-empty rectangular [B, T] array');
     }
     const b = ids.length;
-    const s = this.config.spatialVit.imageSize;
-    const m = this.config.m;
-    const frameDims = input.frames instanceof tf.Tensor ? input.frames.shape : input.frames?.dims ?? [];
-    if (frameDims.length !== 5 || [b, m, s, s, 3].some((n, i) => frameDims[i] !== n)) {
-      throw new ModelError('E_MODEL_ARG', `frames: expected shape [${b}, ${m}, ${s}, ${s}, 3], got ${shapeText(frameDims)}`);
-    }
-    const t = this.config.temporal;
-    const clipDims = input.clip instanceof tf.Tensor ? input.clip.shape : input.clip?.dims ?? [];
-    if (clipDims.length !== 5 || [b, t.numFrames, t.imageSize, t.imageSize, 3].some((n, i) => clipDims[i] !== n)) {
-      throw new ModelError('E_MODEL_ARG', `clip: expected shape [${b}, ${t.numFrames}, ${t.imageSize}, ${t.imageSize}, 3], got ${shapeText(clipDims)}`);
-    }
+    this.checkVisual(input, b);
     const d = this.config.decoder.hiddenSize;
     return tf.tidy(() => {
-      const pixels = normalizePixels('frames', input.frames, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
-      const spatial = this.spatialEncoder.forward(tf.reshape(pixels, [b * m, s, s, 3]));
-      const tq = spatial.shape[1] as number;
-      const spatialTokens = tf.reshape(this.spatialProjector.apply(spatial), [b, m * tq, d]);
-      const temporalTokens = this.temporalEncoder.forward(input.clip);
-      const parts = [spatialTokens, temporalTokens];
-      if (this.promptIds.length > 0) parts.push(this.decoder.embedTokens(new Array<number[]>(b).fill(this.promptIds)));
-      const prefix = tf.concat(parts, 1) as tf.Tensor3D;
+      const prefix = this.prefix(input, b);
       const training = input.training ?? false;
       const logits = this.decoder.forward({ prefixEmbeddings: prefix, tokenIds: ids, training });
       const p = prefix.shape[1];
@@ -175,6 +158,83 @@ export class LmmVqa {
       const levelScores = levelScoreFromLogits(levelLogits) as tf.Tensor1D;
       return { levelLogits, levelScores, logits };
     });
+  }
+
+  /**
+   * Rates one video: the level head's probability-weighted score (1–5), its level word and the
+   * five level probabilities (bad … excellent). The head reads the decoder state after the
+   * question, which no answer token can change.
+   * @param input key frames `[1, M, S, S, 3]` and clip `[1, T, s, s, 3]`, values 0..255
+   */
+  async rate(input: Pick<LmmVqaInput, 'frames' | 'clip'>): Promise<{ score: number; level: QualityLevel; probabilities: number[] }> {
+    const start = this.tokenizer.bosTokenId ?? 0;
+    const out = this.forward({ frames: input?.frames, clip: input?.clip, targetTokenIds: [[start]] });
+    const softmax = tf.softmax(out.levelLogits);
+    try {
+      const score = (await out.levelScores.data())[0];
+      const probabilities = Array.from(await softmax.data());
+      return { score, level: levelFromScore(score), probabilities };
+    } finally {
+      tf.dispose([out.levelLogits, out.levelScores, out.logits, softmax]);
+    }
+  }
+
+  /**
+   * The decoder's answer to the question (greedy): what it was trained to write, e.g. `the
+   * quality score is 3.42. the quality level is fair.`; {@link parseLmmVqaAnswer} reads it back.
+   * @param input key frames `[1, M, S, S, 3]` and clip `[1, T, s, s, 3]`, values 0..255
+   */
+  answer(input: Pick<LmmVqaInput, 'frames' | 'clip'>, options: { readonly maxNewTokens?: number } = {}): Promise<string> {
+    if (this.disposed) return Promise.reject(new ModelError('E_DISPOSED', 'LmmVqa used after dispose()'));
+    try {
+      this.checkVisual(input, 1);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const prefix = tf.tidy(() => this.prefix(input, 1));
+    try {
+      const eos = this.tokenizer.eosTokenId;
+      const result = generate(this.decoder, {
+        prefixEmbeddings: prefix,
+        startTokenIds: [[this.tokenizer.bosTokenId ?? 0]],
+        maxNewTokens: options.maxNewTokens ?? 24,
+        stopTokens: eos === null ? [] : [eos],
+        temperature: 0,
+      });
+      return Promise.resolve(this.tokenizer.decode(result.tokens[0], { skipSpecialTokens: true }).trim());
+    } finally {
+      prefix.dispose();
+    }
+  }
+
+  /** Checks `frames` `[b, M, S, S, 3]` and `clip` `[b, T, s, s, 3]`, naming the bad one and both shapes. */
+  private checkVisual(input: Pick<LmmVqaInput, 'frames' | 'clip'>, b: number): void {
+    const s = this.config.spatialVit.imageSize;
+    const m = this.config.m;
+    const frameDims = input?.frames instanceof tf.Tensor ? input.frames.shape : (input?.frames?.dims ?? []);
+    if (frameDims.length !== 5 || [b, m, s, s, 3].some((n, i) => frameDims[i] !== n)) {
+      throw new ModelError('E_MODEL_ARG', `frames: expected shape [${b}, ${m}, ${s}, ${s}, 3], got ${shapeText(frameDims)}`);
+    }
+    const t = this.config.temporal;
+    const clipDims = input.clip instanceof tf.Tensor ? input.clip.shape : (input.clip?.dims ?? []);
+    if (clipDims.length !== 5 || [b, t.numFrames, t.imageSize, t.imageSize, 3].some((n, i) => clipDims[i] !== n)) {
+      throw new ModelError('E_MODEL_ARG', `clip: expected shape [${b}, ${t.numFrames}, ${t.imageSize}, ${t.imageSize}, 3], got ${shapeText(clipDims)}`);
+    }
+  }
+
+  /** `[b, M·Tq + T/t + question, D]`: spatial tokens, temporal tokens, the question's embeddings. */
+  private prefix(input: Pick<LmmVqaInput, 'frames' | 'clip'>, b: number): tf.Tensor3D {
+    const s = this.config.spatialVit.imageSize;
+    const m = this.config.m;
+    const d = this.config.decoder.hiddenSize;
+    const pixels = normalizePixels('frames', input.frames, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
+    const spatial = this.spatialEncoder.forward(tf.reshape(pixels, [b * m, s, s, 3]));
+    const tq = spatial.shape[1] as number;
+    const spatialTokens = tf.reshape(this.spatialProjector.apply(spatial), [b, m * tq, d]);
+    const temporalTokens = this.temporalEncoder.forward(input.clip);
+    const parts = [spatialTokens, temporalTokens];
+    if (this.promptIds.length > 0) parts.push(this.decoder.embedTokens(new Array<number[]>(b).fill(this.promptIds)));
+    return tf.concat(parts, 1) as tf.Tensor3D;
   }
 
   dispose(): void {

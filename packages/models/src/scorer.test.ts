@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend } from './__fixtures__/tiny.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { saveBundle } from './bundle.js';
-import { createScorer } from './cp-llm-scorer.js';
+import { createScorer, type CpLlmScorer } from './cp-llm-scorer.js';
 import { CpLlm } from './cp-llm.js';
 import { ModelError } from './errors.js';
 import type { ScoreTiming } from './scorer.js';
@@ -116,7 +116,7 @@ describe('Scorer', () => {
   it('scores through ONNX Runtime when the bundle has the exports, equal to tfjs within 1e-4', async () => {
     const bundle = join(dir, 'onnx-bundle');
     await saveBundle(model, bundle, { calibration, onnx: true });
-    const onnx = await createScorer(bundle);
+    const onnx = (await createScorer(bundle)) as CpLlmScorer;
     const reference = await createScorer(model, { calibration });
     expect(onnx.model.usesOnnxPixelTower).toBe(true);
     expect(onnx.model.contextEncoder.id).not.toBe(model.contextEncoder.id);
@@ -132,7 +132,7 @@ describe('Scorer', () => {
     expect(tf.memory().numTensors).toBe(before);
     await onnx.dispose();
     await reference.dispose();
-    const tfjsOnly = await createScorer(bundle, { engine: 'tfjs' });
+    const tfjsOnly = (await createScorer(bundle, { engine: 'tfjs' })) as CpLlmScorer;
     expect(tfjsOnly.model.usesOnnxPixelTower).toBe(false);
     await tfjsOnly.dispose();
   });
@@ -143,8 +143,8 @@ describe('Scorer', () => {
     const bundle = join(dir, 'highpass-bundle');
     await saveBundle(highpass, bundle, { calibration, onnx: true });
     const reference = await createScorer(highpass, { calibration });
-    const tfjs = await createScorer(bundle, { engine: 'tfjs' });
-    const onnx = await createScorer(bundle);
+    const tfjs = (await createScorer(bundle, { engine: 'tfjs' })) as CpLlmScorer;
+    const onnx = (await createScorer(bundle)) as CpLlmScorer;
     expect([tfjs.model.config.pixelInput, tfjs.model.pixelEncoder.input, onnx.model.pixelEncoder.input]).toEqual(['highpass', 'highpass', 'highpass']);
     expect(onnx.model.usesOnnxPixelTower).toBe(true);
     for (const clip of [sharp, blurred]) {
@@ -166,7 +166,7 @@ describe('Scorer', () => {
     await expect(scorer.score('')).rejects.toThrow(/video: expected a video path, got /);
     await expect(scorer.compare(sharp, 3 as unknown as string)).rejects.toThrow(/b: expected a video path, got 3/);
     await expect(scorer.score(join(dir, 'missing.mp4'))).rejects.toThrow(/missing\.mp4/);
-    await expect(createScorer(42 as unknown as string)).rejects.toThrow(/source: expected a bundle directory or a CpLlm, got 42/);
+    await expect(createScorer(42 as unknown as string)).rejects.toThrow(/source: expected a bundle directory, a CpLlm or an LmmVqa, got 42/);
     await scorer.dispose();
     await expect(scorer.score(sharp)).rejects.toThrow(/scorer used after dispose\(\)/);
   });

@@ -1,5 +1,6 @@
 import type { Calibration, QualityLevel } from '@vqlm/heads';
 import type { CpLlm } from './cp-llm.js';
+import type { LmmVqa } from './lmm-vqa.js';
 
 /** Result of {@link Scorer.score} for one video. */
 export interface ScoreResult {
@@ -9,7 +10,7 @@ export interface ScoreResult {
   readonly score: number;
   /** The quality level word of `score` (bad / poor / fair / good / excellent). */
   readonly level: QualityLevel;
-  /** Calibrated score of each of the M key frames, in time order. */
+  /** Calibrated score of each of the M key frames, in time order (empty for LMM-VQA, which rates the whole video). */
   readonly perFrame: number[];
   /** Mean raw frame score, before calibration (an ensemble: the mean over its members). */
   readonly rawScore: number;
@@ -60,12 +61,12 @@ export interface ScoreOptions {
 
 /**
  * Scores videos with a trained model: the API the CLI and the server use. Implementations:
- * {@link CpLlmScorer} (one CP-LLM, or an ensemble of them). The same input always gives the same result (uniform key frames,
+ * {@link CpLlmScorer} (one CP-LLM, or an ensemble of them) and {@link LmmVqaScorer}. The same input always gives the same result (uniform key frames,
  * no sampling, greedy decoding).
  */
 export interface Scorer {
   /** The model (an ensemble's first member, the one that describes). */
-  readonly model: CpLlm;
+  readonly model: CpLlm | LmmVqa;
   /** Its calibration (an ensemble's first member's). */
   readonly calibration: Calibration;
   /** Scores one video file (any format ffmpeg decodes). */

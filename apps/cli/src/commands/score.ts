@@ -21,7 +21,9 @@ export function scoreRecord(result: ScoreResult): { path: string; score: number;
 export function formatScore(result: ScoreResult): string {
   const frames = result.perFrame.map((s) => s.toFixed(2)).join(' ');
   const members = result.members === undefined ? '' : `; ensemble members ${result.members.map((s) => s.toFixed(2)).join(' ')}`;
-  const line = `${result.path}: ${result.score.toFixed(3)} (${result.level}); per frame ${frames}${members}`;
+  // LMM-VQA rates the whole video: no per-frame scores.
+  const perFrame = result.perFrame.length > 0 ? `per frame ${frames}` : 'whole-video score (LMM-VQA)';
+  const line = `${result.path}: ${result.score.toFixed(3)} (${result.level}); ${perFrame}${members}`;
   return result.description === undefined ? line : `${line}\n  ${result.description}`;
 }
 
