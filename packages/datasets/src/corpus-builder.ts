@@ -16,7 +16,7 @@ import {
 } from './manifest.js';
 import { runPool } from './pool.js';
 import { assignPseudoMos } from './pseudo-mos.js';
-import { splitBySource } from './splits.js';
+import { assignSplits, splitBySource, type SplitAssignment } from './splits.js';
 
 /** File extensions the builder treats as source clips. */
 export const VIDEO_EXTENSIONS: readonly string[] = ['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi', '.mpg', '.mpeg', '.ts', '.flv', '.wmv', '.y4m'];
@@ -62,6 +62,8 @@ export interface BuildCorpusOptions {
   readonly preset?: string;
   /** Seed of the split by source (default 0). */
   readonly splitSeed?: number;
+  /** Name the validation and test sources (source ids) instead of drawing them with `splitSeed`; the rest train. */
+  readonly splits?: SplitAssignment;
   /** Content / style per source file name or stem, for the descriptions. */
   readonly sourceLabels?: Readonly<Record<string, SourceLabel>>;
   readonly signal?: AbortSignal;
@@ -258,6 +260,8 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusRe
     taken.add(id);
     sourceIds.set(file, id);
   }
+  // Named splits are checked before any work (the same check as at the end).
+  if (options.splits) assignSplits([...sourceIds.values()].map((sourceId) => ({ id: sourceId, path: sourceId, sourceId })), options.splits);
 
   const progress = (phase: CorpusProgress['phase'], phaseStart: number) => {
     let done = 0;
@@ -428,7 +432,8 @@ export async function buildCorpus(options: BuildCorpusOptions): Promise<CorpusRe
   }
   const variantsOnly = ordered.filter((e) => (e.variant?.level ?? 0) > 0);
   const pseudoMosMethod = variantsOnly.length > 0 && variantsOnly.every((e) => e.fullReference?.vmaf !== undefined) ? 'vmaf-anchored' : 'order-only';
-  const scored = splitBySource(assignPseudoMos(ordered, { method: pseudoMosMethod }), { seed: options.splitSeed ?? 0 });
+  const mos = assignPseudoMos(ordered, { method: pseudoMosMethod });
+  const scored = options.splits ? assignSplits(mos, options.splits) : splitBySource(mos, { seed: options.splitSeed ?? 0 });
   const store = new DescriptionStore();
   const fileOf = new Map([...sourceIds].map(([file, id]) => [id, file]));
   const entries = scored.map((e) => {

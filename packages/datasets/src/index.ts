@@ -43,7 +43,8 @@ export {
 } from './labels/loaders.js';
 export { parseLabels, loadLabels } from './labels/load-labels.js';
 export type { LabelSet, LoadLabelsOptions, MissingVideo } from './labels/load-labels.js';
-export { splitBySource, assertNoSourceLeak } from './splits.js';
+export { assignSplits, splitBySource, assertNoSourceLeak } from './splits.js';
+export type { SplitAssignment } from './splits.js';
 export type { SplitName, SplitOptions } from './splits.js';
 export { DEFAULT_CRF_RANGE, crfLevels, parseCrfRange, h264Recipes, variantId, expandLadder, flipSamples, isDistortedVariant } from './ladder.js';
 export type { CrfRange, FlipUnit, LadderFlipSample } from './ladder.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetError } from './errors.js';
 import type { ManifestEntry } from './manifest.js';
-import { assertNoSourceLeak, splitBySource } from './splits.js';
+import { assertNoSourceLeak, assignSplits, splitBySource } from './splits.js';
 
 function ladderEntries(sources: number, levels: number): ManifestEntry[] {
   const out: ManifestEntry[] = [];
@@ -48,6 +48,27 @@ describe('splitBySource', () => {
     expect(() => splitBySource(entries, { seed: 1, ratios: { train: 0.8, val: 0.1, test: 0.2 } })).toThrow(DatasetError);
     expect(() => splitBySource(entries, { seed: 1, ratios: { train: 0.8, val: 0.1, test: 0.2 } })).toThrow(/ratios must sum to 1, got 1.1/);
     expect(() => splitBySource(entries, { seed: 1, ratios: { train: 1.1, val: -0.1, test: 0 } })).toThrow(/ratios\.val must be a non-negative number/);
+  });
+});
+
+describe('assignSplits', () => {
+  it('puts the named sources in test and val, every other source in train, whole ladders at a time', () => {
+    const entries = ladderEntries(6, 3);
+    const split = assignSplits(entries, { test: ['s4', 's1'], val: ['s0'] });
+    expect(split.map((e) => e.id)).toEqual(entries.map((e) => e.id));
+    const bySource = new Map(split.map((e) => [e.sourceId, e.split]));
+    expect(Object.fromEntries(bySource)).toEqual({ s0: 'val', s1: 'test', s2: 'train', s3: 'train', s4: 'test', s5: 'train' });
+    expect(() => assertNoSourceLeak(split)).not.toThrow();
+    // Adding sources leaves the held-out ones where they were (a seeded split would reshuffle).
+    const more = assignSplits(ladderEntries(9, 3), { test: ['s4', 's1'], val: ['s0'] });
+    expect(more.filter((e) => e.split !== 'train').map((e) => e.sourceId)).toEqual(split.filter((e) => e.split !== 'train').map((e) => e.sourceId));
+  });
+
+  it('names a source no entry has, and one listed twice', () => {
+    const entries = ladderEntries(3, 1);
+    expect(() => assignSplits(entries, { test: ['s9'] })).toThrow(DatasetError);
+    expect(() => assignSplits(entries, { test: ['s9'] })).toThrow(/test sources: no entry has sourceId 's9' \(known: s0, s1, s2\)/);
+    expect(() => assignSplits(entries, { test: ['s1'], val: ['s1'] })).toThrow(/val sources: 's1' is already in test/);
   });
 });
 

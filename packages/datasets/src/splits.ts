@@ -61,6 +61,34 @@ export function splitBySource(entries: readonly ManifestEntry[], options: SplitO
   return entries.map((e) => ({ ...e, split: splitOf.get(e.sourceId) ?? 'train' }));
 }
 
+/** Sources named for the validation and test splits (see {@link assignSplits}). */
+export interface SplitAssignment {
+  readonly test?: readonly string[];
+  readonly val?: readonly string[];
+}
+
+/**
+ * Assigns every entry a split **by source** from named lists: the sources in `test` and `val`
+ * go there, every other source to train. Use it to keep a fixed set of held-out sources while
+ * the training sources change.
+ * @throws DatasetError `E_ARGUMENT` naming a listed source that no entry has, or one listed twice.
+ */
+export function assignSplits(entries: readonly ManifestEntry[], assignment: SplitAssignment): ManifestEntry[] {
+  const known = new Set(entries.map((e) => e.sourceId));
+  const splitOf = new Map<string, SplitName>();
+  for (const name of ['test', 'val'] as const) {
+    for (const source of assignment[name] ?? []) {
+      if (!known.has(source)) {
+        throw new DatasetError('E_ARGUMENT', `${name} sources: no entry has sourceId '${source}' (known: ${[...known].sort().join(', ')})`);
+      }
+      const before = splitOf.get(source);
+      if (before) throw new DatasetError('E_ARGUMENT', `${name} sources: '${source}' is already in ${before}`);
+      splitOf.set(source, name);
+    }
+  }
+  return entries.map((e) => ({ ...e, split: splitOf.get(e.sourceId) ?? 'train' }));
+}
+
 /**
  * Throws `E_SPLIT_LEAK` if some source has entries in two splits, naming the
  * source and the splits.

@@ -34,6 +34,19 @@ describe('vqlm corpus build', () => {
     const again = await runCli(['corpus', 'build', '--sources', sources, '--out', out, '--crf', '24:44:20']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/1 sources → 1 segments, 2 variants \(built 0, reused 3\)/);
+
+    // Named held-out sources: the same build (all reused), split as asked.
+    const named = await runCli(['corpus', 'build', '--sources', sources, '--out', out, '--crf', '24:44:20', '--test-sources', 'realshort']);
+    expect(named.code).toBe(0);
+    expect(new Set((await readManifestJsonl(join(out, 'manifest.jsonl'))).map((e) => e.split))).toEqual(new Set(['test']));
+  });
+
+  it('names an unknown held-out source before building anything', async () => {
+    const out = join(root, 'unknown');
+    const { code, stderr } = await runCli(['corpus', 'build', '--sources', sources, '--out', out, '--crf', '24:44:20', '--test-sources', 'chaplin']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/test sources: no entry has sourceId 'chaplin' \(known: realshort, truncated\)/);
+    expect(existsSync(join(out, 'manifest.jsonl'))).toBe(false);
   });
 
   it('rejects bad flags with a one-line error', async () => {

@@ -21,6 +21,8 @@ interface BuildFlags {
   preset?: string;
   labels?: string;
   splitSeed: string;
+  testSources?: string;
+  valSources?: string;
   json?: boolean;
 }
 
@@ -50,6 +52,8 @@ async function runBuild(flags: BuildFlags): Promise<void> {
   const concurrency = flags.jobs === undefined ? undefined : positiveNumber(flags.jobs, '--jobs', true);
   const splitSeed = Number(flags.splitSeed);
   if (!Number.isInteger(splitSeed)) throw new CliError(`--split-seed must be an integer, got '${flags.splitSeed}'`, 'E_ARGUMENT');
+  const list = (text: string | undefined): string[] | undefined => (text === undefined ? undefined : text.split(',').map((name) => name.trim()).filter((name) => name.length > 0));
+  const splits = flags.testSources !== undefined || flags.valSources !== undefined ? { test: list(flags.testSources) ?? [], val: list(flags.valSources) ?? [] } : undefined;
   const ladder = h264Recipes(parseCrfRange(flags.crf));
   const vmafModel = flags.vmafModel ?? process.env.VQLM_VMAF_MODEL;
   const sourceLabels = flags.labels ? await readLabels(flags.labels) : undefined;
@@ -78,6 +82,7 @@ async function runBuild(flags: BuildFlags): Promise<void> {
       ...(flags.preset ? { preset: flags.preset } : {}),
       ...(sourceLabels ? { sourceLabels } : {}),
       splitSeed,
+      ...(splits ? { splits } : {}),
       signal: controller.signal,
       onProgress,
     });
@@ -131,6 +136,8 @@ export const corpusCommand: CommandModule = {
       .option('--preset <name>', 'x264 preset of the variants (default medium)')
       .option('--labels <file>', 'JSON { "<file name>": { "content": "...", "style": "..." } } for the descriptions')
       .option('--split-seed <n>', 'seed of the train/val/test split by source', '0')
+      .option('--test-sources <ids>', 'comma-separated source ids (file stems) to hold out as the test split, instead of a seeded draw; the rest train')
+      .option('--val-sources <ids>', 'comma-separated source ids for the validation split (with --test-sources)')
       .option('--json', 'print the build report as JSON on stdout')
       .action(async (flags: BuildFlags) => runBuild(flags));
   },
