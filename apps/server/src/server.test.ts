@@ -131,6 +131,40 @@ describe('scoring through the API', () => {
     }
   });
 
+  it('scores with an LMM-VQA bundle: a whole-video score, no per-frame scores, documented', async () => {
+    const { LmmVqa, createLmmVqaConfig, cpLlmPreset, presetTokenizer, saveBundle } = await import('@vqlm/models');
+    const lmm = new LmmVqa(
+      createLmmVqaConfig({
+        m: 2,
+        spatialVit: cpLlmPreset('micro').pixelVit,
+        temporal: { numFrames: 4, imageSize: 16, tubeletFrames: 2, patchSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpDim: 32 },
+        decoder: cpLlmPreset('micro').decoder,
+      }),
+      { tokenizer: presetTokenizer('micro') },
+    );
+    const lmmDir = join(root, 'lmm');
+    try {
+      await saveBundle(lmm, lmmDir);
+    } finally {
+      lmm.dispose();
+    }
+    const lmmScorer = await loadScorer(lmmDir, { backend: testBackend });
+    const other = await startServer(lmmScorer, { mediaRoot: media, spoolDir: join(root, 'spool-lmm'), maxUploadBytes: MAX_UPLOAD });
+    try {
+      const response = await fetch(`${other.url}/v1/score?wait=30`, { method: 'POST', body: await form({ video: clip }, { describe: 'true' }) });
+      const body: Json = await response.json();
+      expect(response.status).toBe(200);
+      expectDocumented('post', '/v1/score', 200, body);
+      const direct = await lmmScorer.score(clip, { describe: true });
+      expect(body.result.score).toBeCloseTo(direct.score, 6);
+      expect(body.result.perFrame).toEqual([]);
+      expect(body.result.description).toBe(direct.description);
+    } finally {
+      await other.close();
+      await lmmScorer.dispose();
+    }
+  });
+
   it('answers 202 with a job link, then the job can be polled to completion', async () => {
     const response = await fetch(`${h.url}/v1/score`, { method: 'POST', body: await form({ video: clip2 }, { describe: 'true' }) });
     expect(response.status).toBe(202);
