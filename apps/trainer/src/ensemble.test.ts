@@ -107,6 +107,7 @@ describe('train with ensemble.members', () => {
     const reused = await train(cfg, { onEvent: (e) => again.push(e) });
     expect(again.filter((e) => e.type === 'member').map((e) => (e as { reused: boolean }).reused)).toEqual([true, true]);
     expect(again.some((e) => e.type === 'step')).toBe(false);
+    expect([done.step, reused.step]).toEqual([4, 4]); // 6 train videos, batch 4, 2 epochs
     expect(reused.val?.items).toEqual(done.val?.items);
   }, 240_000);
 });

@@ -16,6 +16,7 @@ export const ENSEMBLE_RUNS_DIR = 'members';
 /** What an ensemble needs of a member's `summary.json`. */
 interface MemberSummary {
   readonly seed: number;
+  readonly steps: number;
   readonly calibration: unknown;
   readonly val: { readonly descriptions?: EvalResult['descriptions'] } | null;
   readonly test: { readonly descriptions?: EvalResult['descriptions'] } | null;
@@ -131,11 +132,11 @@ export async function trainEnsemble(config: TrainConfig, options: TrainOptions =
     )}\n`,
   );
   const log = results.flatMap((r) => r.result?.log ?? []);
-  const last = results[results.length - 1];
   return {
     runDir,
     interrupted: false,
-    step: last.result?.step ?? 0,
+    // Steps of one member (each trains the same number), also when every member was reused.
+    step: memberSummaries[memberSummaries.length - 1].steps,
     epoch: config.train.epochs,
     bundleDir,
     plotFile,
