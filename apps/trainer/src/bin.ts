@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ablationPlanSchema, runAblation } from './ablation.js';
 import { loadTrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
+import { evalBrief } from './evaluate.js';
 import { createTrainProgress } from './progress.js';
 import { train, type TrainResult } from './trainer.js';
 
@@ -36,8 +37,7 @@ interface Flags {
 /** What `--json` prints: the run's outcome without the per-step log. */
 export function resultJson(result: TrainResult): unknown {
   const { log, val, test, ...rest } = result;
-  const brief = (r: TrainResult['val']): unknown => (r ? { n: r.items.length, summary: r.summary, flipUnit: r.flipUnit, flip: r.flip, descriptions: r.descriptions } : null);
-  return { ...rest, steps: log.filter((r) => r.type === 'step').length, val: brief(val), test: brief(test) };
+  return { ...rest, steps: log.filter((r) => r.type === 'step').length, val: evalBrief(val), test: evalBrief(test) };
 }
 
 function installSignals(): { controller: AbortController; signalled: () => NodeJS.Signals | null; remove: () => void } {

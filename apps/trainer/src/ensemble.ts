@@ -6,7 +6,7 @@ import { saveEnsembleBundle } from '@vqlm/models';
 import type { TrainConfig } from './config.js';
 import { loadEntries } from './data.js';
 import { TrainerError } from './errors.js';
-import { scoreMetrics, type EvalResult, type ScoredItem } from './evaluate.js';
+import { evalBrief, scoreMetrics, type EvalResult, type ScoredItem } from './evaluate.js';
 import { hasCheckpoint } from './checkpoint.js';
 import { finishedRunSummary, runTraining, type TrainOptions, type TrainResult } from './trainer.js';
 
@@ -80,7 +80,7 @@ export async function trainEnsemble(config: TrainConfig, options: TrainOptions =
     if (!summary) {
       const resume = options.resume === true && (await hasCheckpoint(member.output.dir));
       // One cache of views and features for all members (they read the same videos).
-      result = await runTraining(member, { ...options, resume, fresh: options.fresh, cacheDir: options.cacheDir ?? join(runDir, 'cache') });
+      result = await runTraining(member, { ...options, resume, cacheDir: options.cacheDir ?? join(runDir, 'cache') });
       // Interrupted: the result names the member's run directory, where its checkpoint is.
       if (result.interrupted) return result;
       summary = await finishedRunSummary<MemberSummary>(member);
@@ -112,7 +112,6 @@ export async function trainEnsemble(config: TrainConfig, options: TrainOptions =
   // The curves of the first member (each member's are in its own run directory).
   const plotFile = join(runDir, `curves.${config.output.plot}`);
   await copyFile(join(results[0].config.output.dir, `curves.${config.output.plot}`), plotFile);
-  const brief = (r: EvalResult | null): unknown => (r ? { n: r.items.length, summary: r.summary, flipUnit: r.flipUnit, flip: r.flip, descriptions: r.descriptions } : null);
   await writeFileAtomic(
     join(runDir, 'summary.json'),
     `${JSON.stringify(
@@ -122,8 +121,8 @@ export async function trainEnsemble(config: TrainConfig, options: TrainOptions =
         ensemble: true,
         members: results.map((r) => ({ seed: r.config.seed, dir: r.config.output.dir, val: r.summary.val, test: r.summary.test })),
         scores: 'mean of the members’ calibrated scores',
-        val: brief(val),
-        test: brief(test),
+        val: evalBrief(val),
+        test: evalBrief(test),
         valItems: val?.items ?? [],
         testItems: test?.items ?? [],
       },

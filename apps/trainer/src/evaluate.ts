@@ -26,6 +26,11 @@ export interface EvalResult {
   readonly descriptions: readonly { readonly id: string; readonly text: string; readonly reference: string | null }[];
 }
 
+/** An evaluation without its per-item scores (`summary.json`, `--json`): n, metrics, flip rates, descriptions. */
+export function evalBrief(r: EvalResult | null): unknown {
+  return r ? { n: r.items.length, summary: r.summary, flipUnit: r.flipUnit, flip: r.flip, descriptions: r.descriptions } : null;
+}
+
 /** Flip-rate samples of scored ladder entries (`@vqlm/datasets` `flipSamples`): by CRF when every variant has a CRF, else by ladder level. */
 export function flipSamples(entries: readonly ManifestEntry[], scores: ReadonlyMap<string, number>): { unit: FlipUnit; samples: FlipSample[] } {
   return ladderFlipSamples(entries.flatMap((entry) => (scores.has(entry.id) ? [{ entry, score: scores.get(entry.id) ?? 0 }] : [])));

@@ -10,7 +10,7 @@ import type { TrainConfig } from './config.js';
 import { loadEntries, prepareData, type PreparedData, type PreparedItem } from './data.js';
 import { TrainerError } from './errors.js';
 import { trainEnsemble } from './ensemble.js';
-import { evaluateSplit, scoreItems, type EvalResult } from './evaluate.js';
+import { evalBrief, evaluateSplit, scoreItems, type EvalResult } from './evaluate.js';
 import { createRunModel, runTokenizer, trainedVariables } from './model.js';
 import { plotRun, type EvalPoint, type StepPoint } from './plot.js';
 
@@ -372,10 +372,9 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       },
       plotFile,
     );
-    const summaryOf = (r: EvalResult | null): unknown => (r ? { n: r.items.length, summary: r.summary, flipUnit: r.flipUnit, flip: r.flip, descriptions: r.descriptions } : null);
     await writeFileAtomic(
       join(runDir, 'summary.json'),
-      `${JSON.stringify({ name: config.name, seed: config.seed, fingerprint, steps: step, epochs: epoch, failed: data.failed, calibration, val: summaryOf(val), test: summaryOf(test), valItems: val?.items ?? [], testItems: test?.items ?? [] }, null, 2)}\n`,
+      `${JSON.stringify({ name: config.name, seed: config.seed, fingerprint, steps: step, epochs: epoch, failed: data.failed, calibration, val: evalBrief(val), test: evalBrief(test), valItems: val?.items ?? [], testItems: test?.items ?? [] }, null, 2)}\n`,
     );
     return { runDir, interrupted: false, step, epoch, bundleDir, plotFile, calibration, val, test, log };
   } finally {

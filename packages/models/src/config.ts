@@ -54,6 +54,14 @@ export interface CpLlmConfig {
 }
 
 /** Branches of {@link CpLlmConfig.branches}. */
+/** The config fields that fix the views sampled from a video: models that agree on them can share one decode (ensembles). */
+export const CP_LLM_VIEW_FIELDS = ['m', 'k', 'contextSize', 'patchSize', 'pixelFit', 'pixelUpscale'] as const;
+
+/** The first of {@link CP_LLM_VIEW_FIELDS} on which two configs differ, or null. */
+export function viewFieldMismatch(a: CpLlmConfig, b: CpLlmConfig): (typeof CP_LLM_VIEW_FIELDS)[number] | null {
+  return CP_LLM_VIEW_FIELDS.find((field) => JSON.stringify(a[field]) !== JSON.stringify(b[field])) ?? null;
+}
+
 export const CP_LLM_BRANCHES = ['both', 'context', 'pixel'] as const;
 export type CpLlmBranches = (typeof CP_LLM_BRANCHES)[number];
 

@@ -7,9 +7,10 @@ import { loadEnsembleBundle } from './ensemble-bundle.js';
 import { LmmVqa } from './lmm-vqa.js';
 import { loadLmmVqaBundle } from './lmm-vqa-bundle.js';
 import { LmmVqaScorer } from './lmm-vqa-scorer.js';
+import { viewFieldMismatch } from './config.js';
 import { CpLlm, type ScoreStage, type VideoViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
-import type { CompareResult, ScoreOptions, ScoreResult, Scorer } from './scorer.js';
+import { checkVideoArgument, type CompareResult, type ScoreOptions, type ScoreResult, type Scorer } from './scorer.js';
 
 /** Options of {@link createScorer}. */
 export interface CreateScorerOptions {
@@ -53,11 +54,9 @@ export class CpLlmScorer implements Scorer {
   constructor(model: CpLlm | readonly ScorerMember[], calibration: Calibration, owned: boolean, options: CreateScorerOptions = {}) {
     const members = Array.isArray(model) ? (model as readonly ScorerMember[]) : [{ model: model as CpLlm, calibration }];
     if (members.length === 0) throw new ModelError('E_MODEL_ARG', 'members: expected at least one model');
-    const views = JSON.stringify(viewSettings(members[0].model));
     members.forEach((member, i) => {
-      if (JSON.stringify(viewSettings(member.model)) !== views) {
-        throw new ModelError('E_MODEL_ARG', `members[${i}]: samples other views (${JSON.stringify(viewSettings(member.model))}) than members[0] (${views})`);
-      }
+      const field = viewFieldMismatch(members[0].model.config, member.model.config);
+      if (field !== null) throw new ModelError('E_MODEL_ARG', `members[${i}]: config.${field} differs from members[0]'s; the members must sample the same views`);
     });
     this.members = members.map((m) => ({ model: m.model, calibration: parseCalibration(m.calibration) }));
     this.model = this.members[0].model;
@@ -67,9 +66,7 @@ export class CpLlmScorer implements Scorer {
   }
 
   private check(name: string, video: unknown): string {
-    if (this.disposed) throw new ModelError('E_DISPOSED', 'scorer used after dispose()');
-    if (typeof video !== 'string' || video.length === 0) throw new ModelError('E_MODEL_ARG', `${name}: expected a video path, got ${String(video)}`);
-    return video;
+    return checkVideoArgument(this.disposed, name, video);
   }
 
   /** Both CP-LLM views of M uniformly spaced key frames, from one decode. */
@@ -94,8 +91,9 @@ export class CpLlmScorer implements Scorer {
     const scores: number[] = [];
     const raws: number[] = [];
     const perFrame: number[][] = [];
+    const frameIndices = sampled.frames.map((f) => f.index);
     for (const { model, calibration } of this.members) {
-      const raw = await model.scoreViews(sampled.views, { cache: this.options.cache, frameIndices: sampled.frames.map((f) => f.index), onStage });
+      const raw = await model.scoreViews(sampled.views, { cache: this.options.cache, frameIndices, onStage });
       raws.push(mean(raw));
       scores.push(applyCalibration(calibration, mean(raw)));
       perFrame.push(raw.map((r) => applyCalibration(calibration, r)));
@@ -159,11 +157,6 @@ export class CpLlmScorer implements Scorer {
     this.disposed = true;
     if (this.owned) for (const member of this.members) await member.model.dispose();
   }
-}
-
-function viewSettings(model: CpLlm): unknown[] {
-  const { m, k, contextSize, patchSize, pixelFit, pixelUpscale } = model.config;
-  return [m, k, contextSize, patchSize, pixelFit, pixelUpscale];
 }
 
 /**

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadBundle, readBundleManifest, type BundleManifest, type LoadedBundle } from './bundle.js';
 import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, manifestArchitecture, readManifestJson, writeBundleDir } from './bundle-io.js';
-import { zodIssues } from './config.js';
+import { viewFieldMismatch, zodIssues } from './config.js';
 import { ModelError } from './errors.js';
 
 /** Sub-directory of an ensemble bundle that holds its members (`members/0`, `members/1`, …). */
@@ -39,16 +39,14 @@ export interface LoadedEnsemble {
   readonly dir: string;
 }
 
-/** The view settings every member must share, so that one decode of a video serves them all. */
-const VIEW_FIELDS = ['m', 'k', 'contextSize', 'patchSize', 'pixelFit', 'pixelUpscale'] as const;
-
+/** The members must sample the same views, so that one decode of a video serves them all. */
 function checkSameViews(manifests: readonly { label: string; manifest: BundleManifest }[]): void {
   const [first, ...rest] = manifests;
   for (const { label, manifest } of rest) {
-    for (const field of VIEW_FIELDS) {
-      const a = JSON.stringify(first.manifest.config[field]);
-      const b = JSON.stringify(manifest.config[field]);
-      if (a !== b) throw new ModelError('E_BUNDLE_CONFIG', `${label}: config.${field} is ${b}, but ${first.label} has ${a}; the members of an ensemble must sample the same views`);
+    const field = viewFieldMismatch(first.manifest.config, manifest.config);
+    if (field !== null) {
+      const [a, b] = [JSON.stringify(first.manifest.config[field]), JSON.stringify(manifest.config[field])];
+      throw new ModelError('E_BUNDLE_CONFIG', `${label}: config.${field} is ${b}, but ${first.label} has ${a}; the members of an ensemble must sample the same views`);
     }
   }
 }

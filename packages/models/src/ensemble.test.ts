@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '@vqlm/runtime';
-import { resolveBinaries } from '@vqlm/video-io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestBackend } from './__fixtures__/tiny.js';
+import { useTestBackend, makeClip } from './__fixtures__/tiny.js';
 import { loadBundle, saveBundle } from './bundle.js';
 import { readBundleArchitecture } from './bundle-io.js';
 import { createScorer } from './cp-llm-scorer.js';
@@ -27,8 +25,7 @@ const calibrations = [
 beforeAll(async () => {
   await useTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'vqlm-models-ensemble-'));
-  clip = join(dir, 'clip.mp4');
-  execFileSync(resolveBinaries().ffmpeg, ['-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=128x64:rate=10:duration=1.2', '-c:v', 'libx264', '-qp', '0', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip]);
+  clip = makeClip(join(dir, 'clip.mp4'));
   // Three members with different weights (seeds) and calibrations; the second saved with ONNX towers.
   for (const [i, calibration] of calibrations.entries()) {
     const model = await CpLlm.create(cpLlmPreset('micro', { seed: 20 + i }), { tokenizer: presetTokenizer('micro') });

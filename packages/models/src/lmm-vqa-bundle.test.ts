@@ -1,15 +1,14 @@
 import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vitConfig } from '@vqlm/encoders';
 import { openSafetensors, tf, writeSafetensors } from '@vqlm/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, useTestBackend } from './__fixtures__/tiny.js';
+import { bytes, useTestBackend, microLmmVqaConfig } from './__fixtures__/tiny.js';
 import { BUNDLE_FILES, loadBundle, saveBundle } from './bundle.js';
 import { readBundleArchitecture } from './bundle-io.js';
 import { ModelError } from './errors.js';
 import { loadLmmVqaBundle, readLmmVqaBundleManifest } from './lmm-vqa-bundle.js';
-import { LmmVqa, createLmmVqaConfig } from './lmm-vqa.js';
+import { LmmVqa } from './lmm-vqa.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
 
 let dir: string;
@@ -47,13 +46,7 @@ beforeAll(async () => {
   await useTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'vqlm-models-lmm-bundle-'));
   bundle = join(dir, 'lmm');
-  const config = createLmmVqaConfig({
-    m: 2,
-    spatialVit: vitConfig('micro', { numLayers: 1 }),
-    temporal: { numFrames: 4, imageSize: 16, tubeletFrames: 2, patchSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpDim: 32 },
-    decoder: cpLlmPreset('micro').decoder,
-    seed: 1,
-  });
+  const config = microLmmVqaConfig({ seed: 1 });
   model = new LmmVqa(config, { tokenizer: presetTokenizer('micro') });
   perturb(model);
   await saveBundle(model, bundle, { versions: { test: '1' } });

@@ -1,18 +1,16 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vitConfig } from '@vqlm/encoders';
 import { levelFromScore } from '@vqlm/heads';
 import { tf } from '@vqlm/runtime';
-import { resolveBinaries, sampleViews } from '@vqlm/video-io';
+import { sampleViews } from '@vqlm/video-io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestBackend } from './__fixtures__/tiny.js';
+import { useTestBackend, makeClip, microLmmVqaConfig } from './__fixtures__/tiny.js';
 import { saveBundle } from './bundle.js';
 import { createScorer } from './cp-llm-scorer.js';
-import { LmmVqa, createLmmVqaConfig } from './lmm-vqa.js';
+import { LmmVqa } from './lmm-vqa.js';
 import { LmmVqaScorer } from './lmm-vqa-scorer.js';
-import { cpLlmPreset, presetTokenizer } from './presets.js';
+import { presetTokenizer } from './presets.js';
 import type { ScoreTiming } from './scorer.js';
 
 let dir: string;
@@ -21,24 +19,13 @@ let sharp: string;
 let blurred: string;
 let model: LmmVqa;
 
-function makeClip(path: string, filter?: string): string {
-  const source = `testsrc2=size=128x64:rate=10:duration=1.2${filter ? `,${filter}` : ''}`;
-  execFileSync(resolveBinaries().ffmpeg, ['-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', source, '-c:v', 'libx264', '-qp', '0', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path]);
-  return path;
-}
 
 beforeAll(async () => {
   await useTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'vqlm-models-lmm-scorer-'));
   sharp = makeClip(join(dir, 'sharp.mp4'));
   blurred = makeClip(join(dir, 'blurred.mp4'), 'gblur=sigma=6');
-  const config = createLmmVqaConfig({
-    m: 2,
-    spatialVit: vitConfig('micro', { numLayers: 1 }),
-    temporal: { numFrames: 4, imageSize: 16, tubeletFrames: 2, patchSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpDim: 32 },
-    decoder: cpLlmPreset('micro').decoder,
-    seed: 4,
-  });
+  const config = microLmmVqaConfig({ seed: 4 });
   model = new LmmVqa(config, { tokenizer: presetTokenizer('micro') });
   bundle = join(dir, 'lmm');
   await saveBundle(model, bundle);

@@ -2,7 +2,7 @@ import { IDENTITY_CALIBRATION, type Calibration } from '@vqlm/heads';
 import { sampleViews, type SamplingStrategy } from '@vqlm/video-io';
 import { ModelError } from './errors.js';
 import type { LmmVqa } from './lmm-vqa.js';
-import type { CompareResult, ScoreOptions, ScoreResult, Scorer } from './scorer.js';
+import { checkVideoArgument, type CompareResult, type ScoreOptions, type ScoreResult, type Scorer } from './scorer.js';
 
 /** Options of an {@link LmmVqaScorer}. */
 export interface LmmVqaScorerOptions {
@@ -38,9 +38,7 @@ export class LmmVqaScorer implements Scorer {
   }
 
   private check(name: string, video: unknown): string {
-    if (this.disposed) throw new ModelError('E_DISPOSED', 'scorer used after dispose()');
-    if (typeof video !== 'string' || video.length === 0) throw new ModelError('E_MODEL_ARG', `${name}: expected a video path, got ${String(video)}`);
-    return video;
+    return checkVideoArgument(this.disposed, name, video);
   }
 
   private async sample(video: string): Promise<Sampled> {

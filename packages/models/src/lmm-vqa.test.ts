@@ -1,7 +1,6 @@
-import { vitConfig } from '@vqlm/encoders';
 import { expectNoTensorLeak, tf } from '@vqlm/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, useTestBackend } from './__fixtures__/tiny.js';
+import { bytes, useTestBackend, microLmmVqaConfig } from './__fixtures__/tiny.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { ModelError } from './errors.js';
 import { LmmVqa, createLmmVqaConfig, lmmVqaAnswer, parseLmmVqaAnswer } from './lmm-vqa.js';
@@ -11,14 +10,7 @@ const B = 2;
 
 beforeAll(async () => {
   await useTestBackend();
-  const config = createLmmVqaConfig({
-    m: 2,
-    spatialVit: vitConfig('micro', { numLayers: 1 }),
-    temporal: { numFrames: 4, imageSize: 16, tubeletFrames: 2, patchSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpDim: 32 },
-    decoder: cpLlmPreset('micro').decoder,
-    prompt: 'describe the quality of this video.',
-    seed: 1,
-  });
+  const config = microLmmVqaConfig({ prompt: 'describe the quality of this video.', seed: 1 });
   model = new LmmVqa(config, { tokenizer: presetTokenizer('micro') });
 });
 

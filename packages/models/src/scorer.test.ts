@@ -1,12 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyCalibration } from '@vqlm/heads';
 import { tf } from '@vqlm/runtime';
-import { resolveBinaries } from '@vqlm/video-io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestBackend } from './__fixtures__/tiny.js';
+import { useTestBackend, makeClip } from './__fixtures__/tiny.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { saveBundle } from './bundle.js';
 import { createScorer, type CpLlmScorer } from './cp-llm-scorer.js';
@@ -20,12 +18,6 @@ let blurred: string;
 let model: CpLlm;
 const calibration = { kind: 'linear', slope: 2, intercept: 3 } as const;
 
-/** A 128×64, 12-frame clip from ffmpeg's lavfi test source, optionally filtered. */
-function makeClip(path: string, filter?: string): string {
-  const source = `testsrc2=size=128x64:rate=10:duration=1.2${filter ? `,${filter}` : ''}`;
-  execFileSync(resolveBinaries().ffmpeg, ['-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', source, '-c:v', 'libx264', '-qp', '0', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path]);
-  return path;
-}
 
 beforeAll(async () => {
   await useTestBackend();

@@ -1,6 +1,7 @@
 import type { Calibration, QualityLevel } from '@vqlm/heads';
 import type { CpLlm } from './cp-llm.js';
 import type { LmmVqa } from './lmm-vqa.js';
+import { ModelError } from './errors.js';
 
 /** Result of {@link Scorer.score} for one video. */
 export interface ScoreResult {
@@ -77,4 +78,14 @@ export interface Scorer {
   describe(video: string): Promise<string>;
   /** Frees the model when the scorer owns it (created from a bundle directory). */
   dispose(): Promise<void>;
+}
+
+/**
+ * The video path argument of a {@link Scorer} call, checked for every implementation.
+ * @throws ModelError `E_DISPOSED` after dispose, `E_MODEL_ARG` naming the argument.
+ */
+export function checkVideoArgument(disposed: boolean, name: string, video: unknown): string {
+  if (disposed) throw new ModelError('E_DISPOSED', 'scorer used after dispose()');
+  if (typeof video !== 'string' || video.length === 0) throw new ModelError('E_MODEL_ARG', `${name}: expected a video path, got ${String(video)}`);
+  return video;
 }
