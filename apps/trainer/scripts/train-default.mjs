@@ -125,8 +125,8 @@ timings.evalMs = Date.now() - t0;
 // absolute difference between neighbouring pixels of the very pixel patches the model sees
 // (compression removes fine detail, so within one clip it falls as the CRF rises).
 const trainConfig = JSON.parse(await readFile(join(modelDir, 'train.json'), 'utf8'));
-const detail = async (path) => {
-  const { m, k, patchSize: p, pixelFit, pixelUpscale } = trainConfig.model;
+const detail = async (path, k = trainConfig.model.k) => {
+  const { m, patchSize: p, pixelFit, pixelUpscale } = trainConfig.model;
   const { pixel } = await sampleViews(path, { m, context: false, pixel: { fit: pixelFit, patch: p, k, upscale: pixelUpscale } });
   const px = pixel.frames;
   let sum = 0;
@@ -142,7 +142,13 @@ const detail = async (path) => {
   }
   return sum / n;
 };
-for (const [i, entry] of test.entries()) rows[i].reference = await detail(join(corpusDir, entry.path));
+// The same measure on 4 × K patches per key frame: how much of the cross-clip drift comes from
+// the share of the frame the K patches cover (8 patches of 32² are under 1 % of a 720p frame).
+const DENSE = 4 * trainConfig.model.k;
+for (const [i, entry] of test.entries()) {
+  rows[i].reference = await detail(join(corpusDir, entry.path));
+  rows[i].referenceDense = await detail(join(corpusDir, entry.path), DENSE);
+}
 
 const FLIP_DIFFS = [2, 4, 6, 8, 10, 20];
 const orderScore = (r) => (r.members ? r.score : r.rawScore);
@@ -188,6 +194,11 @@ const evaluation = {
     name: 'mean absolute neighbouring-pixel difference of the same pixel patches (no learning)',
     srccVsVmaf: srcc(withVmaf.map((r) => r.reference), withVmaf.map((r) => r.vmaf)),
     flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.reference })), FLIP_DIFFS),
+    dense: {
+      patchesPerFrame: DENSE,
+      srccVsVmaf: srcc(withVmaf.map((r) => r.referenceDense), withVmaf.map((r) => r.vmaf)),
+      flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.referenceDense })), FLIP_DIFFS),
+    },
   },
   descriptions,
   timings,
