@@ -13,7 +13,7 @@ import { isDistortedVariant, readManifest } from '@vqlm/datasets';
 import { flipRateByDiff, plcc, srcc } from '@vqlm/metrics';
 import { createScorer } from '@vqlm/models';
 import { initBackend } from '@vqlm/runtime';
-import { resolveBinaries, sampleViews } from '@vqlm/video-io';
+import { pixelView, resolveBinaries, sampleViews } from '@vqlm/video-io';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const shared = resolve(root, '..', 'shared');
@@ -125,13 +125,12 @@ timings.evalMs = Date.now() - t0;
 // absolute difference between neighbouring pixels of the very pixel patches the model sees
 // (compression removes fine detail, so within one clip it falls as the CRF rises).
 const trainConfig = JSON.parse(await readFile(join(modelDir, 'train.json'), 'utf8'));
-const detail = async (path, k = trainConfig.model.k) => {
-  const { m, patchSize: p, pixelFit, pixelUpscale } = trainConfig.model;
-  const { pixel } = await sampleViews(path, { m, context: false, pixel: { fit: pixelFit, patch: p, k, upscale: pixelUpscale } });
-  const px = pixel.frames;
+const { m, k, patchSize: p, pixelFit, pixelUpscale } = trainConfig.model;
+const pixelOptions = { fit: pixelFit, patch: p, k, upscale: pixelUpscale };
+const detail = ({ frames: px, shape: [frames, patches] }) => {
   let sum = 0;
   let n = 0;
-  for (let patch = 0; patch < m * k; patch++) {
+  for (let patch = 0; patch < frames * patches; patch++) {
     for (let y = 0; y < p - 1; y++) {
       for (let x = 0; x < p - 1; x++) {
         const i = ((patch * p + y) * p + x) * 3;
@@ -142,12 +141,14 @@ const detail = async (path, k = trainConfig.model.k) => {
   }
   return sum / n;
 };
-// The same measure on 4 × K patches per key frame: how much of the cross-clip drift comes from
-// the share of the frame the K patches cover (8 patches of 32² are under 1 % of a 720p frame).
-const DENSE = 4 * trainConfig.model.k;
+// The same measure on 4 × K patches per key frame (cut from the same decoded key frames): how much
+// of the cross-clip drift comes from the share of the frame the K patches cover (8 patches of 32²
+// are under 1 % of a 720p frame).
+const DENSE = 4 * k;
 for (const [i, entry] of test.entries()) {
-  rows[i].reference = await detail(join(corpusDir, entry.path));
-  rows[i].referenceDense = await detail(join(corpusDir, entry.path), DENSE);
+  const { pixel, frames } = await sampleViews(join(corpusDir, entry.path), { m, context: false, pixel: pixelOptions, keepFrames: true });
+  rows[i].reference = detail(pixel);
+  rows[i].referenceDense = detail(pixelView(frames, { ...pixelOptions, k: DENSE }));
 }
 
 const FLIP_DIFFS = [2, 4, 6, 8, 10, 20];
