@@ -23,6 +23,8 @@ const sourcesDir = join(cacheDir, 'sources');
 const corpusDir = join(cacheDir, 'corpus');
 const runDir = join(cacheDir, 'run');
 const args = new Set(process.argv.slice(2));
+// Ensemble members trained at once (`vqlm-train --jobs`): one per core of the 2-core reference machine.
+const TRAIN_JOBS = 2;
 const minutes = (ms) => (ms / 60000).toFixed(1);
 
 function run(label, command, commandArgs) {
@@ -91,7 +93,9 @@ if (!args.has('--skip-train')) {
     '--test-sources', TEST_SOURCES.join(','),
     '--val-sources', VAL_SOURCES.join(','),
   ]);
-  timings.trainMs = run('train', 'apps/trainer/dist/bin.js', ['--config', join(modelDir, 'train.json'), '--cache-dir', join(cacheDir, 'cache'), args.has('--resume') ? '--resume' : '--fresh']);
+  // Two members at once: the trainer runs on one core each (tfjs wasm), and this machine has two.
+  timings.trainMs = run('train', 'apps/trainer/dist/bin.js', ['--config', join(modelDir, 'train.json'), '--cache-dir', join(cacheDir, 'cache'), '--jobs', String(TRAIN_JOBS), args.has('--resume') ? '--resume' : '--fresh']);
+  timings.trainJobs = TRAIN_JOBS;
 }
 
 // Times of the corpus and training phases are kept beside the run, so that --skip-train can report them.
@@ -186,9 +190,25 @@ const evaluation = {
     ? {
         members: rows[0].members.map((_, j) => ({
           seed: summary.members?.[j]?.seed ?? null,
+          group: summary.members?.[j]?.group ?? null,
           srccVsVmaf: srcc(withVmaf.map((r) => r.members[j]), withVmaf.map((r) => r.vmaf)),
           flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: r.members[j] })), FLIP_DIFFS),
         })),
+      }
+    : {}),
+  // Each group of an ensemble alone: the mean of its members' calibrated scores.
+  ...(rows[0]?.members && summary.members?.some((x) => x.group)
+    ? {
+        groups: [...new Set(summary.members.map((x) => x.group ?? null))].map((group) => {
+          const js = summary.members.flatMap((x, j) => ((x.group ?? null) === group ? [j] : []));
+          const mean = (r) => js.reduce((a, j) => a + r.members[j], 0) / js.length;
+          return {
+            group,
+            members: js.length,
+            srccVsVmaf: srcc(withVmaf.map(mean), withVmaf.map((r) => r.vmaf)),
+            flipByCrfDiff: flipRateByDiff(rows.map((r) => ({ sourceId: r.source, level: r.crf, score: mean(r) })), FLIP_DIFFS),
+          };
+        }),
       }
     : {}),
   reference: {

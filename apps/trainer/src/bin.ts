@@ -32,6 +32,7 @@ interface Flags {
   seed?: number;
   stopAfter?: number;
   cacheDir?: string;
+  jobs?: number;
 }
 
 /** What `--json` prints: the run's outcome without the per-step log. */
@@ -80,7 +81,7 @@ async function runTrain(flags: Flags): Promise<number> {
   const signals = installSignals();
   const progress = createTrainProgress();
   try {
-    const result = await train(config, { resume: flags.resume, fresh: flags.fresh, signal: signals.controller.signal, stopAfterStep: flags.stopAfter, cacheDir: flags.cacheDir ? resolve(flags.cacheDir) : undefined, onEvent: progress.onEvent });
+    const result = await train(config, { resume: flags.resume, fresh: flags.fresh, signal: signals.controller.signal, stopAfterStep: flags.stopAfter, cacheDir: flags.cacheDir ? resolve(flags.cacheDir) : undefined, jobs: flags.jobs, onEvent: progress.onEvent });
     progress.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(resultJson(result))}\n`);
     if (result.interrupted) {
@@ -167,6 +168,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'seed (overrides seed)', nonNegativeInt)
     .option('--stop-after <steps>', 'stop after this many steps with a checkpoint, as on SIGINT', positiveInt)
     .option('--cache-dir <dir>', 'cache of decoded views and frozen features (default <run>/cache; share it between runs on the same data)')
+    .option('--jobs <n>', 'ensemble members trained at once, each in its own process (default 1)', positiveInt)
     .option('--json', 'print the outcome as JSON on stdout')
     .action(async (flags: Flags) => {
       code = await runTrain(flags);

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTrainConfig, parseTrainConfig } from './config.js';
+import { ensembleSize, groupModel, loadTrainConfig, parseTrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
 
 describe('trainConfigSchema', () => {
@@ -23,6 +23,24 @@ describe('trainConfigSchema', () => {
     expect(() => parseTrainConfig({ data: { manifest: 'm', ratios: { train: 0.5, val: 0.1, test: 0.1 } } })).toThrow(/data.ratios: must sum to 1/);
     expect(() => parseTrainConfig({ data: { manifest: 'm' }, model: { decoder: { checkpoint: 'gemma' } } })).toThrow(/model.decoder.tokenizer: required/);
     expect(() => parseTrainConfig({ data: {} })).toThrow(/config.data.manifest: Required/);
+  });
+
+  it('validates ensemble groups as the base model with their fields replaced, and names what is wrong', () => {
+    const base = { data: { manifest: 'm.jsonl' }, model: { k: 8, decoder: { hiddenSize: 32 } } };
+    const config = parseTrainConfig({ ...base, ensemble: { members: 2, groups: [{ name: 'pixel-k24', members: 3, model: { k: 24, branches: 'pixel', contextTowerOnnx: 'tower.onnx' } }] } }, '/base');
+    expect(ensembleSize(config)).toBe(5);
+    const group = config.ensemble.groups[0];
+    const model = groupModel(config, group);
+    // The group's fields replace the base's; the rest is the base's, paths resolved.
+    expect(model).toMatchObject({ k: 24, branches: 'pixel', m: 8, contextTowerOnnx: '/base/tower.onnx', decoder: { hiddenSize: 32 } });
+    expect(config.model).toMatchObject({ k: 8, branches: 'both' });
+    const group0 = (model: Record<string, unknown>, name = 'g') => ({ ...base, ensemble: { groups: [{ name, members: 1, model }] } });
+    expect(() => parseTrainConfig(group0({ k: 0 }))).toThrow(/config\.ensemble\.groups\[0\]\.model\.k: Number must be greater than 0/);
+    expect(() => parseTrainConfig(group0({ pixelVit: { preset: 'huge' } }))).toThrow(/config\.ensemble\.groups\[0\]\.model\.pixelVit\.preset: unknown ViT preset/);
+    expect(() => parseTrainConfig(group0({ m: 4 }))).toThrow(/groups\[0\]\.model\.m: 4, but the base has 8; every member must see the same key frames/);
+    expect(() => parseTrainConfig(group0({}, 'Bad Name'))).toThrow(/groups\.0\.name: lowercase letters, digits and dashes/);
+    const twice = { ...base, ensemble: { groups: [{ name: 'a', members: 1, model: {} }, { name: 'a', members: 1, model: {} }] } };
+    expect(() => parseTrainConfig(twice)).toThrow(/groups\[1\]\.name: "a" is used by an earlier group/);
   });
 
   it('names a config file that is missing or not JSON', async () => {

@@ -54,6 +54,59 @@ const freezeSchema = z
   })
   .strict();
 
+/** The model settings of a training config (`model`). */
+const modelSchema = z
+  .object({
+    /** Paper: M = 8 key frames. */
+    m: positiveInt.default(CP_LLM_DEFAULTS.m),
+    /** Paper: K = 8 pixel patches per key frame. */
+    k: positiveInt.default(CP_LLM_DEFAULTS.k),
+    /** Paper: 448 (SigLIP's input). */
+    contextSize: positiveInt.default(CP_LLM_DEFAULTS.contextSize),
+    /** Paper: 224. */
+    patchSize: positiveInt.default(CP_LLM_DEFAULTS.patchSize),
+    /** Paper: 540×1080. */
+    pixelFit: z.tuple([positiveInt, positiveInt]).default([...CP_LLM_DEFAULTS.pixelFit]),
+    /** Scale frames smaller than `pixelFit` up into it (paper: a fixed box); false keeps them at native resolution. */
+    pixelUpscale: z.boolean().default(true),
+    /** What the pixel ViT sees: `rgb` (paper) or `highpass` (pixels minus their 3×3 mean; see @vqlm/encoders `PIXEL_INPUTS`). */
+    pixelInput: z.enum(PIXEL_INPUTS).default('rgb'),
+    /** Paper: SigLIP So400m/14 at 448, frozen. Here a random frozen ViT unless `contextTowerOnnx` is given. */
+    contextVit: vitSchema.default({ preset: 'siglip-so400m-448' }),
+    /** An ONNX vision tower (e.g. a user's SigLIP export) instead of `contextVit`. */
+    contextTowerOnnx: z.string().min(1).optional(),
+    /** Paper: VideoPrism; here a ViT (default ViT-B/16). */
+    pixelVit: vitSchema.default({ preset: 'base' }),
+    /** Which branches feed the head and the decoder (Table 4 ablations: context-only, pixel-only). */
+    branches: z.enum(['both', 'context', 'pixel']).default('both'),
+    decoder: decoderSchema.default({}),
+    /** Paper: LoRA rank 4 on q, k, v. */
+    lora: z
+      .object({
+        r: positiveInt.default(4),
+        alpha: z.number().positive().default(4),
+        dropout: z.number().min(0).lt(1).default(0),
+        targetModules: z.array(z.string().min(1)).min(1).default(['q_proj', 'k_proj', 'v_proj']),
+      })
+      .strict()
+      .default({}),
+    /** Paper: a 2-layer MLP of width D (`hidden` null). */
+    head: z.object({ hidden: positiveInt.nullable().default(null) }).strict().default({}),
+    maxDescriptionTokens: positiveInt.default(CP_LLM_DEFAULTS.maxDescriptionTokens),
+  })
+  .strict();
+
+/** A group of ensemble members with other model settings (`ensemble.groups`). */
+const ensembleGroupSchema = z
+  .object({
+    /** Names the members' run directories (`<name>-seed-<n>`) and the bundle's `memberInfo`. */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes'),
+    members: z.number().int().min(1).max(16),
+    /** `model` fields that replace the base config's for this group (validated like `model`). */
+    model: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+
 /** The training config of `vqlm-train` (JSON). Paper = CP-LLM, arXiv 2505.16025. */
 export const trainConfigSchema = z
   .object({
@@ -73,47 +126,7 @@ export const trainConfigSchema = z
         kinds: z.array(z.string().min(1)).optional(),
       })
       .strict(),
-    model: z
-      .object({
-        /** Paper: M = 8 key frames. */
-        m: positiveInt.default(CP_LLM_DEFAULTS.m),
-        /** Paper: K = 8 pixel patches per key frame. */
-        k: positiveInt.default(CP_LLM_DEFAULTS.k),
-        /** Paper: 448 (SigLIP's input). */
-        contextSize: positiveInt.default(CP_LLM_DEFAULTS.contextSize),
-        /** Paper: 224. */
-        patchSize: positiveInt.default(CP_LLM_DEFAULTS.patchSize),
-        /** Paper: 540×1080. */
-        pixelFit: z.tuple([positiveInt, positiveInt]).default([...CP_LLM_DEFAULTS.pixelFit]),
-        /** Scale frames smaller than `pixelFit` up into it (paper: a fixed box); false keeps them at native resolution. */
-        pixelUpscale: z.boolean().default(true),
-        /** What the pixel ViT sees: `rgb` (paper) or `highpass` (pixels minus their 3×3 mean; see @vqlm/encoders `PIXEL_INPUTS`). */
-        pixelInput: z.enum(PIXEL_INPUTS).default('rgb'),
-        /** Paper: SigLIP So400m/14 at 448, frozen. Here a random frozen ViT unless `contextTowerOnnx` is given. */
-        contextVit: vitSchema.default({ preset: 'siglip-so400m-448' }),
-        /** An ONNX vision tower (e.g. a user's SigLIP export) instead of `contextVit`. */
-        contextTowerOnnx: z.string().min(1).optional(),
-        /** Paper: VideoPrism; here a ViT (default ViT-B/16). */
-        pixelVit: vitSchema.default({ preset: 'base' }),
-        /** Which branches feed the head and the decoder (Table 4 ablations: context-only, pixel-only). */
-        branches: z.enum(['both', 'context', 'pixel']).default('both'),
-        decoder: decoderSchema.default({}),
-        /** Paper: LoRA rank 4 on q, k, v. */
-        lora: z
-          .object({
-            r: positiveInt.default(4),
-            alpha: z.number().positive().default(4),
-            dropout: z.number().min(0).lt(1).default(0),
-            targetModules: z.array(z.string().min(1)).min(1).default(['q_proj', 'k_proj', 'v_proj']),
-          })
-          .strict()
-          .default({}),
-        /** Paper: a 2-layer MLP of width D (`hidden` null). */
-        head: z.object({ hidden: positiveInt.nullable().default(null) }).strict().default({}),
-        maxDescriptionTokens: positiveInt.default(CP_LLM_DEFAULTS.maxDescriptionTokens),
-      })
-      .strict()
-      .default({}),
+    model: modelSchema.default({}),
     train: z
       .object({
         /** Paper: Adam. */
@@ -166,6 +179,13 @@ export const trainConfigSchema = z
          * `<output.dir>/members/seed-<n>`; the bundle averages their calibrated scores. 1: one model.
          */
         members: z.number().int().min(1).max(16).default(1),
+        /**
+         * More members with other model settings (e.g. a pixel-only group with more patches): each
+         * group trains `members` models with seeds `seed`, `seed + 1`, … under
+         * `<output.dir>/members/<name>-seed-<n>`, its `model` fields replacing the base's (top-level
+         * fields, whole). Every member must use the same M (the key frames are decoded once).
+         */
+        groups: z.array(ensembleGroupSchema).max(8).default([]),
       })
       .strict()
       .default({}),
@@ -215,20 +235,53 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where 
       throw new TrainerError('E_CONFIG', `${where}.model.${name}.preset: unknown ViT preset "${vit.preset}" (known: ${VIT_PRESETS.join(', ')})`);
     }
   }
+  const names = new Set<string>();
+  const groups = config.ensemble.groups.map((group, i) => {
+    const at = `${where}.ensemble.groups[${i}]`;
+    if (names.has(group.name)) throw new TrainerError('E_CONFIG', `${at}.name: "${group.name}" is used by an earlier group`);
+    names.add(group.name);
+    // The group's model is the base's with its fields replaced, checked like a whole config.
+    const raw = value as { model?: Record<string, unknown> };
+    const merged = { ...raw, model: { ...(raw.model ?? {}), ...group.model }, ensemble: { members: 1 } };
+    const model: TrainConfig['model'] = parseTrainConfig(merged, baseDir, at).model;
+    if (model.m !== config.model.m) throw new TrainerError('E_CONFIG', `${at}.model.m: ${model.m}, but the base has ${config.model.m}; every member must see the same key frames`);
+    return { ...group, model };
+  });
   return {
     ...config,
     data: { ...config.data, manifest: abs(config.data.manifest) },
-    model: {
-      ...config.model,
-      ...(config.model.contextTowerOnnx ? { contextTowerOnnx: abs(config.model.contextTowerOnnx) } : {}),
-      decoder: {
-        ...decoder,
-        ...(decoder.checkpoint ? { checkpoint: abs(decoder.checkpoint) } : {}),
-        ...(decoder.tokenizer ? { tokenizer: abs(decoder.tokenizer) } : {}),
-      },
-    },
+    model: resolveModelPaths(config.model, abs),
+    ensemble: { ...config.ensemble, groups },
     output: { ...config.output, dir: abs(config.output.dir) },
   };
+}
+
+function resolveModelPaths(model: TrainConfig['model'], abs: (p: string) => string): TrainConfig['model'] {
+  const { decoder } = model;
+  return {
+    ...model,
+    ...(model.contextTowerOnnx ? { contextTowerOnnx: abs(model.contextTowerOnnx) } : {}),
+    decoder: {
+      ...decoder,
+      ...(decoder.checkpoint ? { checkpoint: abs(decoder.checkpoint) } : {}),
+      ...(decoder.tokenizer ? { tokenizer: abs(decoder.tokenizer) } : {}),
+    },
+  };
+}
+
+/** Members of an ensemble: `ensemble.members` plus those of every group (1: one model). */
+export function ensembleSize(config: TrainConfig): number {
+  return config.ensemble.members + config.ensemble.groups.reduce((n, g) => n + g.members, 0);
+}
+
+/**
+ * The full model settings of an ensemble group: the base's with the group's fields replaced
+ * (`parseTrainConfig` has checked and resolved them).
+ */
+export function groupModel(config: TrainConfig, group: TrainConfig['ensemble']['groups'][number]): TrainConfig['model'] {
+  const parsed = modelSchema.safeParse({ ...config.model, ...group.model });
+  if (!parsed.success) throw new TrainerError('E_CONFIG', issues(`ensemble.groups (${group.name}).model`, parsed.error));
+  return parsed.data;
 }
 
 /**

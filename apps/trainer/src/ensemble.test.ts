@@ -35,7 +35,7 @@ describe('memberConfig', () => {
   it('gives member i the seed seed + i and its own run directory; the base split when the manifest has none', () => {
     const base = config('cfg', 3);
     const second = memberConfig(base, 1, true);
-    expect(second).toMatchObject({ seed: base.seed + 1, ensemble: { members: 1 }, output: { dir: join(base.output.dir, 'members', `seed-${base.seed + 1}`) } });
+    expect(second).toMatchObject({ seed: base.seed + 1, ensemble: { members: 1, groups: [] }, output: { dir: join(base.output.dir, 'members', `seed-${base.seed + 1}`) } });
     expect(second.data).toEqual(base.data);
     expect(memberConfig(base, 2, false).data).toEqual({ ...base.data, splitSeed: base.seed });
   });
@@ -53,8 +53,8 @@ describe('train with ensemble.members', () => {
     const done = await train(cfg, { resume: true, onEvent: (e) => events.push(e) });
     expect(done.interrupted).toBe(false);
     expect(events.filter((e) => e.type === 'member')).toEqual([
-      { type: 'member', index: 0, total: 2, seed: 1, reused: false },
-      { type: 'member', index: 1, total: 2, seed: 2, reused: false },
+      { type: 'member', index: 0, total: 2, seed: 1, group: null, reused: false },
+      { type: 'member', index: 1, total: 2, seed: 2, group: null, reused: false },
     ]);
     // One cache in the ensemble's run directory: the resumed member reads its features from it;
     // the next member's frozen tower has other random weights (its seed), so it encodes its own.
@@ -110,4 +110,54 @@ describe('train with ensemble.members', () => {
     expect([done.step, reused.step]).toEqual([4, 4]); // 6 train videos, batch 4, 2 epochs
     expect(reused.val?.items).toEqual(done.val?.items);
   }, 240_000);
+});
+
+describe('train with ensemble.groups and jobs', () => {
+  it('trains a group with other model settings beside the base, two members at once in child processes; an abort checkpoints both and resume finishes', async () => {
+    const cfg = parseTrainConfig({
+      ...microConfig(manifest, join(dir, 'groups'), { train: { epochs: 2 } }),
+      ensemble: { members: 1, groups: [{ name: 'pixel-k3', members: 1, model: { k: 3, branches: 'pixel' } }] },
+    });
+    const controller = new AbortController();
+    const lines: { index: number; line: string }[] = [];
+    const first = await train(cfg, {
+      jobs: 2,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type !== 'memberOutput') return;
+        lines.push({ index: e.index, line: e.line });
+        if (/^step \d+\/4/.test(e.line)) controller.abort();
+      },
+    });
+    expect(first).toMatchObject({ interrupted: true, bundleDir: null });
+    // Both children stopped with a checkpoint (or had finished), and said so on their progress stream.
+    expect(lines.some((l) => /checkpoint in .*checkpoints; continue with --resume|^done:/.test(l.line))).toBe(true);
+
+    const events: TrainEvent[] = [];
+    const done = await train(cfg, { jobs: 2, resume: true, onEvent: (e) => events.push(e) });
+    expect(done.interrupted).toBe(false);
+    const runDirs = [join(cfg.output.dir, 'members', 'seed-1'), join(cfg.output.dir, 'members', 'pixel-k3-seed-1')];
+    expect(done.members?.map((m) => ({ ...m, reused: undefined }))).toEqual([
+      { seed: 1, runDir: runDirs[0], reused: undefined },
+      { seed: 1, group: 'pixel-k3', runDir: runDirs[1], reused: undefined },
+    ]);
+    expect(new Set(events.filter((e) => e.type === 'memberOutput').map((e) => (e as { index: number }).index))).toEqual(new Set([0, 1]));
+    // The group member has its own settings; the bundle mixes both and scores their mean.
+    const memberCfg = JSON.parse(await readFile(join(runDirs[1], 'bundle', 'model.json'), 'utf8')) as { config: { k: number; branches: string } };
+    expect(memberCfg.config).toMatchObject({ k: 3, branches: 'pixel' });
+    const video = join(dir, 'plane', 'plane.h264-crf18.mp4');
+    const singles: number[] = [];
+    for (const runDir of runDirs) {
+      const scorer = await createScorer(join(runDir, 'bundle'));
+      singles.push((await scorer.score(video)).score);
+      await scorer.dispose();
+    }
+    const scorer = await createScorer(done.bundleDir!);
+    const result = await scorer.score(video);
+    await scorer.dispose();
+    expect(result.members).toHaveLength(2);
+    result.members?.forEach((score, i) => expect(score).toBeCloseTo(singles[i], 9));
+    const summary = JSON.parse(await readFile(join(cfg.output.dir, 'summary.json'), 'utf8')) as { members: { seed: number; group?: string }[] };
+    expect(summary.members.map((m) => m.group ?? null)).toEqual([null, 'pixel-k3']);
+  }, 300_000);
 });

@@ -11,7 +11,9 @@ export type TrainerErrorCode =
   /** An ablation cannot be summarised (unknown baseline, different item sets). */
   | 'E_ABLATION'
   /** A plot cannot be written (unknown file type). */
-  | 'E_PLOT';
+  | 'E_PLOT'
+  /** An ensemble member trained in a child process failed (the message names its run directory). */
+  | 'E_MEMBER';
 
 /** Every error of the trainer; `code` tells them apart, the message names the field, file or step. */
 export class TrainerError extends Error {

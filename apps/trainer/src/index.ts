@@ -1,9 +1,9 @@
 export { TrainerError } from './errors.js';
 export type { TrainerErrorCode } from './errors.js';
-export { loadTrainConfig, parseTrainConfig, trainConfigSchema } from './config.js';
+export { ensembleSize, groupModel, loadTrainConfig, parseTrainConfig, trainConfigSchema } from './config.js';
 export type { TrainConfig, TrainConfigInput } from './config.js';
 export { chooseCalibration, finishedRunSummary, learningRateAt, MAX_SATURATED_SHARE, runTraining, train } from './trainer.js';
-export { ENSEMBLE_RUNS_DIR, memberConfig, trainEnsemble } from './ensemble.js';
+export { ENSEMBLE_RUNS_DIR, ensembleMembers, memberConfig, trainEnsemble } from './ensemble.js';
 export type { EvalRecord, LogRecord, StepRecord, TrainEvent, TrainOptions, TrainResult } from './trainer.js';
 export { prepareData, loadEntries } from './data.js';
 export type { FailedItem, PreparedData, PreparedItem, PrepareOptions, PrepareProgress } from './data.js';

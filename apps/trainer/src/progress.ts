@@ -77,7 +77,10 @@ export function createTrainProgress(stream: NodeJS.WriteStream = process.stderr)
         break;
       case 'member':
         lastLine = -1;
-        line(`ensemble member ${event.index + 1}/${event.total}: seed ${event.seed}${event.reused ? ' (finished earlier, reused)' : ''}`);
+        line(`ensemble member ${event.index + 1}/${event.total}: ${event.group ? `${event.group}, ` : ''}seed ${event.seed}${event.reused ? ' (finished earlier, reused)' : ''}`);
+        break;
+      case 'memberOutput':
+        line(`[member ${event.index + 1}/${event.total}] ${event.line}`);
         break;
     }
   };

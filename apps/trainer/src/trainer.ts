@@ -6,7 +6,7 @@ import { cpLlmObjective, saveBundle, type CpLlm, type CpLlmLossPart } from '@vql
 import { tf } from '@vqlm/runtime';
 import { buildBatch, scoreTarget, trainingTexts } from './batch.js';
 import { hasCheckpoint, loadLatestCheckpoint, restoreCheckpoint, runFingerprint, saveCheckpoint, type TrainState } from './checkpoint.js';
-import type { TrainConfig } from './config.js';
+import { ensembleSize, type TrainConfig } from './config.js';
 import { loadEntries, prepareData, type PreparedData, type PreparedItem } from './data.js';
 import { TrainerError } from './errors.js';
 import { trainEnsemble } from './ensemble.js';
@@ -57,8 +57,10 @@ export type TrainEvent =
   | { readonly type: 'step'; readonly record: StepRecord; readonly totalSteps: number; readonly stepsPerSecond: number; readonly etaSeconds: number }
   | { readonly type: 'eval'; readonly record: EvalRecord }
   | { readonly type: 'checkpoint'; readonly step: number; readonly dir: string }
-  /** An ensemble member starts (`reused`: it had finished earlier with the same settings). */
-  | { readonly type: 'member'; readonly index: number; readonly total: number; readonly seed: number; readonly reused: boolean };
+  /** An ensemble member starts (`reused`: it had finished earlier with the same settings; `group`: its `ensemble.groups` name). */
+  | { readonly type: 'member'; readonly index: number; readonly total: number; readonly seed: number; readonly group: string | null; readonly reused: boolean }
+  /** A progress line of a member trained in a child process (`jobs` > 1). */
+  | { readonly type: 'memberOutput'; readonly index: number; readonly total: number; readonly line: string };
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -73,6 +75,8 @@ export interface TrainOptions {
   /** Cache of decoded views and frozen features (default `<run>/cache`). */
   readonly cacheDir?: string;
   readonly onEvent?: (event: TrainEvent) => void;
+  /** Ensemble members trained at once, each in a child `vqlm-train` process (default 1: one after another, in this process). */
+  readonly jobs?: number;
 }
 
 /** Result of {@link train}. */
@@ -90,7 +94,7 @@ export interface TrainResult {
   readonly test: EvalResult | null;
   readonly log: readonly LogRecord[];
   /** An ensemble's members (`ensemble.members` > 1): seed, run directory, whether reused. */
-  readonly members?: readonly { readonly seed: number; readonly runDir: string; readonly reused: boolean }[];
+  readonly members?: readonly { readonly seed: number; readonly group?: string; readonly runDir: string; readonly reused: boolean }[];
 }
 
 /** The records of `log.jsonl`; a line cut short by a crash mid-append is skipped. */
@@ -203,11 +207,11 @@ function samplerOptions(config: TrainConfig, trainCount: number): PairSamplerOpt
  * and pairs, evaluating on the validation split every `eval.everyEpochs` epochs, writing
  * `log.jsonl`, atomic checkpoints every `train.checkpointEvery` steps (and on interrupt), and at
  * the end a calibrated model bundle, a plot of the curves and `summary.json`. With
- * `ensemble.members` > 1 it trains that many models with consecutive seeds and bundles them as
- * an ensemble (see `trainEnsemble`).
+ * `ensemble.members` > 1 (or `ensemble.groups`) it trains that many models with consecutive seeds
+ * and bundles them as an ensemble (see `trainEnsemble`).
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
-  return config.ensemble.members > 1 ? trainEnsemble(config, options) : runTraining(config, options);
+  return ensembleSize(config) > 1 ? trainEnsemble(config, options) : runTraining(config, options);
 }
 
 /** {@link train} of one model (`ensemble.members` is ignored). */

@@ -53,8 +53,7 @@ export interface CpLlmConfig {
   readonly branches: CpLlmBranches;
 }
 
-/** Branches of {@link CpLlmConfig.branches}. */
-/** The config fields that fix the views sampled from a video: models that agree on them can share one decode (ensembles). */
+/** The config fields that fix the views sampled from a video: models that agree on them score the same views (ensembles). */
 export const CP_LLM_VIEW_FIELDS = ['m', 'k', 'contextSize', 'patchSize', 'pixelFit', 'pixelUpscale'] as const;
 
 /** The first of {@link CP_LLM_VIEW_FIELDS} on which two configs differ, or null. */
@@ -62,6 +61,12 @@ export function viewFieldMismatch(a: CpLlmConfig, b: CpLlmConfig): (typeof CP_LL
   return CP_LLM_VIEW_FIELDS.find((field) => JSON.stringify(a[field]) !== JSON.stringify(b[field])) ?? null;
 }
 
+/** One string per distinct set of {@link CP_LLM_VIEW_FIELDS} values: members with equal keys share their views. */
+export function viewKey(config: CpLlmConfig): string {
+  return JSON.stringify(CP_LLM_VIEW_FIELDS.map((field) => config[field]));
+}
+
+/** Branches of {@link CpLlmConfig.branches}. */
 export const CP_LLM_BRANCHES = ['both', 'context', 'pixel'] as const;
 export type CpLlmBranches = (typeof CP_LLM_BRANCHES)[number];
 

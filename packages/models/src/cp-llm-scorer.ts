@@ -1,13 +1,13 @@
 import type { FeatureCache } from '@vqlm/encoders';
 import { IDENTITY_CALIBRATION, applyCalibration, levelFromScore, parseCalibration, type Calibration } from '@vqlm/heads';
-import { sampleViews, type SamplingStrategy } from '@vqlm/video-io';
+import { contextView, pixelView, sampleViews, type FrameTensor, type SamplingStrategy } from '@vqlm/video-io';
 import { loadBundle, readBundleManifest } from './bundle.js';
 import { readBundleArchitecture } from './bundle-io.js';
 import { loadEnsembleBundle } from './ensemble-bundle.js';
 import { LmmVqa } from './lmm-vqa.js';
 import { loadLmmVqaBundle } from './lmm-vqa-bundle.js';
 import { LmmVqaScorer } from './lmm-vqa-scorer.js';
-import { viewFieldMismatch } from './config.js';
+import { viewKey, type CpLlmConfig } from './config.js';
 import { CpLlm, type ScoreStage, type VideoViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
 import { checkVideoArgument, type CompareResult, type ScoreOptions, type ScoreResult, type Scorer } from './scorer.js';
@@ -25,8 +25,18 @@ export interface CreateScorerOptions {
 }
 
 interface Sampled {
+  /** The first member's views (the one that describes). */
   readonly views: VideoViews;
+  /** Each member's views (the same object for members with equal view settings). */
+  readonly memberViews: readonly VideoViews[];
   readonly frames: { index: number; time: number }[];
+}
+
+/** A model's views of decoded key frames (what `sampleViews` makes while decoding). */
+function viewsOfFrames(config: CpLlmConfig, frames: FrameTensor): VideoViews {
+  const context = contextView(frames, { size: config.contextSize });
+  const pixel = pixelView(frames, { fit: [config.pixelFit[0], config.pixelFit[1]], patch: config.patchSize, k: config.k, upscale: config.pixelUpscale });
+  return { context: { data: context.frames, dims: context.shape }, pixel: { data: pixel.frames, dims: pixel.shape } };
 }
 
 /** One model of a {@link CpLlmScorer} with its raw → MOS mapping. */
@@ -37,8 +47,9 @@ export interface ScorerMember {
 
 /**
  * {@link Scorer} on one {@link CpLlm}, or on an ensemble of them (a `cp-llm-ensemble` bundle):
- * the video is decoded once, every member scores the same views, and the result is the mean of
- * the members' calibrated scores (per frame too). The first member writes the descriptions.
+ * the video is decoded once, every member scores its views of the same M key frames (members may
+ * differ in K, view sizes and branches), and the result is the mean of the members' calibrated
+ * scores (per frame too). The first member writes the descriptions.
  */
 export class CpLlmScorer implements Scorer {
   /** The (first) member's model: the one that describes. */
@@ -55,8 +66,8 @@ export class CpLlmScorer implements Scorer {
     const members = Array.isArray(model) ? (model as readonly ScorerMember[]) : [{ model: model as CpLlm, calibration }];
     if (members.length === 0) throw new ModelError('E_MODEL_ARG', 'members: expected at least one model');
     members.forEach((member, i) => {
-      const field = viewFieldMismatch(members[0].model.config, member.model.config);
-      if (field !== null) throw new ModelError('E_MODEL_ARG', `members[${i}]: config.${field} differs from members[0]'s; the members must sample the same views`);
+      const { m } = member.model.config;
+      if (m !== members[0].model.config.m) throw new ModelError('E_MODEL_ARG', `members[${i}]: config.m is ${m}, members[0]'s is ${members[0].model.config.m}; the members must see the same key frames`);
     });
     this.members = members.map((m) => ({ model: m.model, calibration: parseCalibration(m.calibration) }));
     this.model = this.members[0].model;
@@ -69,21 +80,36 @@ export class CpLlmScorer implements Scorer {
     return checkVideoArgument(this.disposed, name, video);
   }
 
-  /** Both CP-LLM views of M uniformly spaced key frames, from one decode. */
+  /**
+   * Both CP-LLM views of M key frames for every member, from one decode: the first member's are
+   * made while decoding; members with other view settings (K, sizes) cut theirs from the kept frames.
+   */
   private async sample(video: string): Promise<Sampled> {
-    const { m, k, contextSize, patchSize, pixelFit, pixelUpscale } = this.model.config;
+    const first = this.model.config;
+    const { m, k, contextSize, patchSize, pixelFit, pixelUpscale } = first;
+    const keys = this.members.map(({ model }) => viewKey(model.config));
+    const mixed = keys.some((key) => key !== keys[0]);
     const sampled = await sampleViews(video, {
       m,
       strategy: this.options.strategy,
       context: { size: contextSize },
       pixel: { fit: [pixelFit[0], pixelFit[1]], patch: patchSize, k, upscale: pixelUpscale },
+      keepFrames: mixed,
     });
     const { context, pixel } = sampled;
     if (!context || !pixel) throw new ModelError('E_MODEL_ARG', `${video}: video-io returned no views`);
-    return {
-      views: { context: { data: context.frames, dims: context.shape }, pixel: { data: pixel.frames, dims: pixel.shape } },
-      frames: sampled.indices.map((index, i) => ({ index, time: sampled.timestamps[i] ?? 0 })),
-    };
+    const views: VideoViews = { context: { data: context.frames, dims: context.shape }, pixel: { data: pixel.frames, dims: pixel.shape } };
+    const byKey = new Map<string, VideoViews>([[keys[0], views]]);
+    const memberViews = this.members.map(({ model }, i) => {
+      let own = byKey.get(keys[i]);
+      if (!own) {
+        if (!sampled.frames) throw new ModelError('E_MODEL_ARG', `${video}: video-io kept no frames`);
+        own = viewsOfFrames(model.config, sampled.frames);
+        byKey.set(keys[i], own);
+      }
+      return own;
+    });
+    return { views, memberViews, frames: sampled.indices.map((index, i) => ({ index, time: sampled.timestamps[i] ?? 0 })) };
   }
 
   private async scoreSampled(video: string, sampled: Sampled, description?: string, onStage?: (stage: ScoreStage, ms: number) => void): Promise<ScoreResult> {
@@ -92,8 +118,8 @@ export class CpLlmScorer implements Scorer {
     const raws: number[] = [];
     const perFrame: number[][] = [];
     const frameIndices = sampled.frames.map((f) => f.index);
-    for (const { model, calibration } of this.members) {
-      const raw = await model.scoreViews(sampled.views, { cache: this.options.cache, frameIndices, onStage });
+    for (const [i, { model, calibration }] of this.members.entries()) {
+      const raw = await model.scoreViews(sampled.memberViews[i], { cache: this.options.cache, frameIndices, onStage });
       raws.push(mean(raw));
       scores.push(applyCalibration(calibration, mean(raw)));
       perFrame.push(raw.map((r) => applyCalibration(calibration, r)));

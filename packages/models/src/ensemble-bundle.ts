@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadBundle, readBundleManifest, type BundleManifest, type LoadedBundle } from './bundle.js';
 import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, manifestArchitecture, readManifestJson, writeBundleDir } from './bundle-io.js';
-import { viewFieldMismatch, zodIssues } from './config.js';
+import { zodIssues } from './config.js';
 import { ModelError } from './errors.js';
 
 /** Sub-directory of an ensemble bundle that holds its members (`members/0`, `members/1`, …). */
@@ -39,14 +39,15 @@ export interface LoadedEnsemble {
   readonly dir: string;
 }
 
-/** The members must sample the same views, so that one decode of a video serves them all. */
-function checkSameViews(manifests: readonly { label: string; manifest: BundleManifest }[]): void {
+/**
+ * The members must see the same M key frames, so that one decode of a video serves them all
+ * (each member's views, K patches and view sizes, are cut from those frames).
+ */
+function checkSameKeyFrames(manifests: readonly { label: string; manifest: BundleManifest }[]): void {
   const [first, ...rest] = manifests;
   for (const { label, manifest } of rest) {
-    const field = viewFieldMismatch(first.manifest.config, manifest.config);
-    if (field !== null) {
-      const [a, b] = [JSON.stringify(first.manifest.config[field]), JSON.stringify(manifest.config[field])];
-      throw new ModelError('E_BUNDLE_CONFIG', `${label}: config.${field} is ${b}, but ${first.label} has ${a}; the members of an ensemble must sample the same views`);
+    if (manifest.config.m !== first.manifest.config.m) {
+      throw new ModelError('E_BUNDLE_CONFIG', `${label}: config.m is ${manifest.config.m}, but ${first.label} has ${first.manifest.config.m}; the members of an ensemble must see the same key frames`);
     }
   }
 }
@@ -55,7 +56,7 @@ function checkSameViews(manifests: readonly { label: string; manifest: BundleMan
  * Writes an ensemble bundle: the CP-LLM bundles in `memberDirs` are copied to `members/<i>` of
  * `dir`, and `model.json` names them (`architecture: 'cp-llm-ensemble'`). Every member keeps its
  * own weights and calibration; {@link createScorer} averages their calibrated scores. The members
- * must share M, K and the view sizes. Written atomically (a temporary directory renamed over `dir`).
+ * must share M (K, the view sizes and the branches may differ). Written atomically (a temporary directory renamed over `dir`).
  * @throws ModelError `E_MODEL_ARG` (fewer than two members), or a member's bundle error naming it.
  */
 export async function saveEnsembleBundle(memberDirs: readonly string[], dir: string, options: SaveEnsembleBundleOptions = {}): Promise<void> {
@@ -73,7 +74,7 @@ export async function saveEnsembleBundle(memberDirs: readonly string[], dir: str
       throw new ModelError((error as ModelError).code ?? 'E_BUNDLE_CONFIG', `${label}: ${(error as Error).message}`, { cause: error });
     }
   }
-  checkSameViews(manifests);
+  checkSameKeyFrames(manifests);
   const members = dirs.map((_, i) => `${ENSEMBLE_MEMBERS_DIR}/${i}`);
   const manifest: EnsembleManifest = {
     format: 'vqlm-model-bundle',
@@ -112,7 +113,7 @@ export async function readEnsembleManifest(dir: string): Promise<EnsembleManifes
       throw new ModelError((error as ModelError).code ?? 'E_BUNDLE_CONFIG', `ensemble member ${label}: ${(error as Error).message}`, { cause: error });
     }
   }
-  checkSameViews(manifests);
+  checkSameKeyFrames(manifests);
   return { ...parsed.data, memberManifests: manifests.map((m) => m.manifest) };
 }
 

@@ -74,6 +74,31 @@ describe('ensemble bundle', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('mixes members with other K, view sizes and branches: one decode, each member scores its own views', async () => {
+    // A pixel-only member with 3 patches per frame from a larger pixel view, beside a plain one.
+    const other = join(dir, 'member-pixel-k3');
+    const config = { ...cpLlmPreset('micro', { seed: 30, k: 3 }), pixelFit: [48, 96] as [number, number], branches: 'pixel' as const };
+    const model = await CpLlm.create(config, { tokenizer: presetTokenizer('micro') });
+    await saveBundle(model, other, { calibration: { kind: 'linear', slope: 1, intercept: 3 } });
+    await model.dispose();
+    const ensembleDir = join(dir, 'ensemble-views');
+    await saveEnsembleBundle([members[0], other], ensembleDir, { memberInfo: [{ seed: 20 }, { seed: 30, group: 'pixel-k3' }] });
+    const singles: ScoreResult[] = [];
+    for (const member of [members[0], other]) {
+      const scorer = await createScorer(member);
+      singles.push(await scorer.score(clip));
+      await scorer.dispose();
+    }
+    const scorer = await createScorer(ensembleDir);
+    const result = await scorer.score(clip, { describe: true });
+    result.members?.forEach((score, i) => expect(score).toBeCloseTo(singles[i].score, 9));
+    expect(result.score).toBeCloseTo((singles[0].score + singles[1].score) / 2, 9);
+    expect(result.frames).toEqual(singles[0].frames);
+    expect(singles[0].score).not.toBeCloseTo(singles[1].score, 6);
+    expect(typeof result.description).toBe('string');
+    await scorer.dispose();
+  });
+
   it('loads members with the ONNX path where a member has it, and the tfjs path on request', async () => {
     const ensembleDir = join(dir, 'ensemble-engines');
     await saveEnsembleBundle(members.slice(0, 2), ensembleDir);
