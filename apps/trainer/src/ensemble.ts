@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { copyFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '@vqlm/datasets';
 import { applyCalibration, parseCalibration } from '@vqlm/heads';
@@ -69,24 +70,18 @@ function trainerBin(): string {
  * (it finishes the step and writes a checkpoint). The child runs in its own process group, so a
  * Ctrl-C reaches it once, through this process.
  */
-function trainInChild(member: TrainConfig, options: { resume: boolean; cacheDir: string; signal?: AbortSignal; onLine: (line: string) => void }): Promise<'done' | 'interrupted'> {
+async function trainInChild(member: TrainConfig, options: { resume: boolean; cacheDir: string; signal?: AbortSignal; onLine: (line: string) => void }): Promise<'done' | 'interrupted'> {
+  const configFile = join(member.output.dir, 'member-config.json');
+  await writeFileAtomic(configFile, `${JSON.stringify(member, null, 2)}\n`);
+  const args = [trainerBin(), 'train', '--config', configFile, '--cache-dir', options.cacheDir, ...(options.resume ? ['--resume'] : [])];
   return new Promise((done, fail) => {
-    const configFile = join(member.output.dir, 'member-config.json');
-    mkdirSync(member.output.dir, { recursive: true });
-    writeFileSync(configFile, `${JSON.stringify(member, null, 2)}\n`);
-    const args = [trainerBin(), 'train', '--config', configFile, '--cache-dir', options.cacheDir, ...(options.resume ? ['--resume'] : [])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     const tail: string[] = [];
-    let pending = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split(/\r?\n/);
-      pending = lines.pop() ?? '';
-      for (const line of lines.filter((l) => l.trim() !== '')) {
-        tail.push(line);
-        if (tail.length > 5) tail.shift();
-        options.onLine(line);
-      }
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      if (line.trim() === '') return;
+      tail.push(line);
+      if (tail.length > 5) tail.shift();
+      options.onLine(line);
     });
     const stop = (): void => {
       child.kill('SIGTERM');
@@ -177,7 +172,8 @@ export async function trainEnsemble(config: TrainConfig, options: TrainOptions =
   } else {
     // Round-robin over the groups (base seed 0, first group's seed 0, base seed 1, …): members
     // running at once mostly need different views, so a first run does not decode a video twice at once.
-    const place = members.map((member) => members.filter((other) => other.group === member.group).indexOf(member));
+    // A member's place in its group is its seed offset.
+    const place = members.map((member) => member.config.seed - config.seed);
     const queue = members
       .map((_, index) => index)
       .filter((index) => {

@@ -56,11 +56,6 @@ export interface CpLlmConfig {
 /** The config fields that fix the views sampled from a video: models that agree on them score the same views (ensembles). */
 export const CP_LLM_VIEW_FIELDS = ['m', 'k', 'contextSize', 'patchSize', 'pixelFit', 'pixelUpscale'] as const;
 
-/** The first of {@link CP_LLM_VIEW_FIELDS} on which two configs differ, or null. */
-export function viewFieldMismatch(a: CpLlmConfig, b: CpLlmConfig): (typeof CP_LLM_VIEW_FIELDS)[number] | null {
-  return CP_LLM_VIEW_FIELDS.find((field) => JSON.stringify(a[field]) !== JSON.stringify(b[field])) ?? null;
-}
-
 /** One string per distinct set of {@link CP_LLM_VIEW_FIELDS} values: members with equal keys share their views. */
 export function viewKey(config: CpLlmConfig): string {
   return JSON.stringify(CP_LLM_VIEW_FIELDS.map((field) => config[field]));
