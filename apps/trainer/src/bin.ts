@@ -85,7 +85,11 @@ async function runTrain(flags: Flags): Promise<number> {
     progress.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(resultJson(result))}\n`);
     if (result.interrupted) {
-      process.stderr.write(`stopped at step ${result.step}; checkpoint in ${result.runDir}/checkpoints; continue with --resume\n`);
+      process.stderr.write(
+        result.step === 0
+          ? `stopped while preparing the data (the views decoded so far are cached); run the same command again to continue\n`
+          : `stopped at step ${result.step}; checkpoint in ${result.runDir}/checkpoints; continue with --resume\n`,
+      );
       return signals.signalled() === 'SIGTERM' ? 143 : 130;
     }
     process.stderr.write(`done: ${result.step} steps; bundle ${result.bundleDir}; plot ${result.plotFile}\n`);

@@ -123,6 +123,15 @@ describe('train', () => {
     expect(summary).toMatchObject({ steps: 12, val: { n: 3 } });
   });
 
+  it('returns interrupted, not an error, when stopped while preparing the data (no step, no checkpoint)', async () => {
+    const cfg = config('stopped-early');
+    const controller = new AbortController();
+    controller.abort();
+    const result = await train(cfg, { cacheDir: cacheDir(), signal: controller.signal });
+    expect(result).toMatchObject({ interrupted: true, step: 0, bundleDir: null });
+    await expect(readdir(join(result.runDir, 'checkpoints'))).rejects.toThrow(/ENOENT/);
+  });
+
   it('resumes an interrupted run at the same step, sampler position and optimizer state: identical loss curve', async () => {
     const cfg = config('resumed', { train: { epochs: 6 } });
     const first = await train(cfg, { cacheDir: cacheDir(), stopAfterStep: 5 });

@@ -234,11 +234,18 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   const model = await createRunModel(config, tokenizer);
   const optimizer = tf.train.adam(config.train.lr, config.train.beta1, config.train.beta2, config.train.epsilon);
   try {
-    const data: PreparedData = await prepareData(entries, root, model, {
-      cacheDir: options.cacheDir ?? join(runDir, 'cache'),
-      signal: options.signal,
-      onProgress: (e) => options.onEvent?.({ type: 'prepare', ...e }),
-    });
+    let data: PreparedData;
+    try {
+      data = await prepareData(entries, root, model, {
+        cacheDir: options.cacheDir ?? join(runDir, 'cache'),
+        signal: options.signal,
+        onProgress: (e) => options.onEvent?.({ type: 'prepare', ...e }),
+      });
+    } catch (error) {
+      // Interrupted before the first step: nothing to checkpoint (the views decoded so far are cached).
+      if (options.signal?.aborted) return { runDir, interrupted: true, step: 0, epoch: 0, bundleDir: null, plotFile: null, calibration: null, val: null, test: null, log: [] };
+      throw error;
+    }
     const trainEntries = data.splits.train;
     if (trainEntries.length === 0) throw new TrainerError('E_SPLIT', `data.manifest: no decodable entry in the train split (${data.failed.length} failed)`);
     const itemsOf = (split: 'train' | 'val' | 'test'): PreparedItem[] => data.splits[split].map((e) => data.items.get(e.id)).filter((i): i is PreparedItem => i !== undefined);
