@@ -5,7 +5,8 @@ import { createOnnxSession, tf } from '@vqlm/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDiff, useTestBackend } from './__fixtures__/backend.js';
 import { EncoderError } from './errors.js';
-import { exportVitToOnnx, vitToOnnx } from './onnx-export.js';
+import { OnnxGraphBuilder } from './onnx-graph.js';
+import { addVitToGraph, exportVitToOnnx, vitToOnnx } from './onnx-export.js';
 import { ViT, vitConfig } from './vit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vqlm-onnx-export-'));
@@ -55,6 +56,30 @@ describe('ONNX export of a ViT', () => {
       }
     });
   }
+
+  it('addVitToGraph puts the ViT inside a larger graph (here: tokens pooled by ReduceMean)', async () => {
+    const vit = new ViT(vitConfig('micro'), { trainable: false });
+    randomize(vit, 7);
+    const g = new OnnxGraphBuilder();
+    const input = g.input({ name: 'images', dtype: 'float32', dims: ['batch', 32, 32, 3] });
+    const tokens = await addVitToGraph(g, vit, input, { inputLayout: 'nhwc' });
+    g.output(g.node('ReduceMean', [tokens], { axes: { ints: [1] }, keepdims: { int: 0 } }), { name: 'pooled', dtype: 'float32', dims: ['batch', vit.config.hiddenSize] });
+    const session = await createOnnxSession(g.toBytes(), { threads: 1 });
+    try {
+      const x = tf.randomNormal([2, 32, 32, 3], 0, 1, 'float32', 3);
+      const expected = tf.tidy(() => tf.mean(vit.forward(x), 1));
+      const out = (await session.run({ images: { data: await x.data(), dims: x.shape } })).pooled;
+      expect(out.dims).toEqual([2, vit.config.hiddenSize]);
+      expect(maxAbsDiff(out.data, await expected.data())).toBeLessThan(1e-4);
+      tf.dispose([x, expected]);
+    } finally {
+      await session.dispose();
+      vit.dispose();
+    }
+    const other = new ViT(vitConfig('micro'));
+    await expect(addVitToGraph(new OnnxGraphBuilder(), other, 'x', { inputLayout: 'nwhc' as 'nhwc' })).rejects.toThrow(/^inputLayout: expected "nchw" or "nhwc", got "nwhc"$/);
+    other.dispose();
+  });
 
   it('rejects an image size that is not a multiple of the patch size', async () => {
     const vit = new ViT(vitConfig('micro'));

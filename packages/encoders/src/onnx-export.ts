@@ -5,12 +5,16 @@ import { EncoderError } from './errors.js';
 import { OnnxGraphBuilder } from './onnx-graph.js';
 import type { ViT } from './vit.js';
 
-/** Options of {@link vitToOnnx} / {@link exportVitToOnnx}. */
-export interface VitOnnxOptions {
+/** Options of {@link addVitToGraph}. */
+export interface VitGraphOptions {
   /** Input side in pixels (default: the config's `imageSize`); position embeddings are resampled for it. */
   readonly imageSize?: number;
-  /** `nchw` (default; HF's `pixel_values [batch, 3, H, W]`) or `nhwc` (`[batch, H, W, 3]`). */
+  /** Layout of `input`: `nchw` (default; `[batch, 3, S, S]`) or `nhwc` (`[batch, S, S, 3]`). */
   readonly inputLayout?: 'nchw' | 'nhwc';
+}
+
+/** Options of {@link vitToOnnx} / {@link exportVitToOnnx}. */
+export interface VitOnnxOptions extends VitGraphOptions {
   /** Input name (default `pixel_values`). */
   readonly inputName?: string;
   /** Output name (default `last_hidden_state`). */
@@ -23,26 +27,34 @@ async function values(t: tf.Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }
 
-/**
- * Writes `vit` as an ONNX model (opset 17): input `pixel_values
- * [batch, 3, S, S]` (normalised float32; `batch` symbolic), output
- * `last_hidden_state [batch, T, H]`, weights as initializers. Same graph as
- * {@link ViT.forward}: patch embedding by Reshape/Transpose/MatMul, class
- * token by Expand, LayerNormalization, attention by MatMul/Softmax, GELU by
- * Erf (exact) or Tanh.
- * @returns the serialised `ModelProto`.
- */
-export async function vitToOnnx(vit: ViT, options: VitOnnxOptions = {}): Promise<Uint8Array> {
+function checkedSize(vit: ViT, imageSize: number | undefined): number {
   const c = vit.config;
-  const size = options.imageSize ?? c.imageSize;
+  const size = imageSize ?? c.imageSize;
   if (!Number.isInteger(size) || size < c.patchSize || size % c.patchSize !== 0) {
     throw new EncoderError('E_ARG', `imageSize: expected a multiple of the patch size ${c.patchSize}, got ${size}`);
   }
-  const layout = options.inputLayout ?? 'nchw';
-  if (layout !== 'nchw' && layout !== 'nhwc') {
-    throw new EncoderError('E_ARG', `inputLayout: expected "nchw" or "nhwc", got "${String(layout)}"`);
+  return size;
+}
+
+function checkedLayout(layout: string | undefined): 'nchw' | 'nhwc' {
+  const value = layout ?? 'nchw';
+  if (value !== 'nchw' && value !== 'nhwc') {
+    throw new EncoderError('E_ARG', `inputLayout: expected "nchw" or "nhwc", got "${value}"`);
   }
-  const g = new OnnxGraphBuilder();
+  return value;
+}
+
+/**
+ * Adds `vit`'s forward pass to a graph being built: reads the normalised image batch `input`
+ * (a value of `g`) and returns the name of its `[batch, T, H]` token output. Lets a larger
+ * export (e.g. an encoder with its projector) contain the ViT. Same graph as {@link ViT.forward}:
+ * patch embedding by Reshape/Transpose/MatMul, class token by Expand, LayerNormalization,
+ * attention by MatMul/Softmax, GELU by Erf (exact) or Tanh.
+ */
+export async function addVitToGraph(g: OnnxGraphBuilder, vit: ViT, input: string, options: VitGraphOptions = {}): Promise<string> {
+  const c = vit.config;
+  const size = checkedSize(vit, options.imageSize);
+  const layout = checkedLayout(options.inputLayout);
   const p = vit.params;
   const h = c.hiddenSize;
   const ps = c.patchSize;
@@ -50,12 +62,6 @@ export async function vitToOnnx(vit: ViT, options: VitOnnxOptions = {}): Promise
   const heads = c.numHeads;
   const d = h / heads;
   const param = async (name: string): Promise<string> => g.floats(name, await values(p.get(name)), p.shape(name));
-  const inputName = options.inputName ?? 'pixel_values';
-  const input = g.input({
-    name: inputName,
-    dtype: 'float32',
-    dims: layout === 'nchw' ? ['batch', c.channels, size, size] : ['batch', size, size, c.channels],
-  });
   const nhwc = layout === 'nchw' ? g.node('Transpose', [input], { perm: { ints: [0, 2, 3, 1] } }) : input;
   const rows = g.node('Reshape', [nhwc, g.ints('rows_shape', [-1, ps, grid, ps * c.channels])]);
   const swapped = g.node('Transpose', [rows], { perm: { ints: [0, 2, 1, 3] } });
@@ -108,7 +114,28 @@ export async function vitToOnnx(vit: ViT, options: VitOnnxOptions = {}): Promise
     x = g.node('Add', [x, await dense(act, `${b}.mlp.fc2`)]);
   }
   const out = g.node('LayerNormalization', [x, await param('norm.gamma'), await param('norm.beta')], { axis: { int: -1 }, epsilon: eps });
-  g.output(out, { name: options.outputName ?? 'last_hidden_state', dtype: 'float32', dims: ['batch', vit.numTokens(size, size), h] });
+  return out;
+}
+
+/**
+ * Writes `vit` as an ONNX model (opset 17): input `pixel_values
+ * [batch, 3, S, S]` (normalised float32; `batch` symbolic), output
+ * `last_hidden_state [batch, T, H]`, weights as initializers; the graph of
+ * {@link addVitToGraph}.
+ * @returns the serialised `ModelProto`.
+ */
+export async function vitToOnnx(vit: ViT, options: VitOnnxOptions = {}): Promise<Uint8Array> {
+  const c = vit.config;
+  const size = checkedSize(vit, options.imageSize);
+  const layout = checkedLayout(options.inputLayout);
+  const g = new OnnxGraphBuilder();
+  const input = g.input({
+    name: options.inputName ?? 'pixel_values',
+    dtype: 'float32',
+    dims: layout === 'nchw' ? ['batch', c.channels, size, size] : ['batch', size, size, c.channels],
+  });
+  const out = await addVitToGraph(g, vit, input, { imageSize: size, inputLayout: layout });
+  g.output(out, { name: options.outputName ?? 'last_hidden_state', dtype: 'float32', dims: ['batch', vit.numTokens(size, size), c.hiddenSize] });
   return g.toBytes({
     graphName: 'vqlm_vit',
     metadata: { 'vqlm.vit_config': JSON.stringify(c), 'vqlm.input_layout': layout, ...options.metadata },

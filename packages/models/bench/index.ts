@@ -1,7 +1,7 @@
 // Scoring benchmark: seconds per scored 1080p 10 s clip, split into decode (video-io
 // sampleViews), context encoder, pixel encoder, quality head and decoder (description
-// generation), with the towers in tfjs (wasm backend) and in ONNX Runtime (a bundle saved with
-// `onnx: true`), and the ONNX/tfjs ratio per stage. Not a test; prints a markdown table.
+// generation), with the scoring path in tfjs (wasm backend) and in ONNX Runtime (a bundle saved
+// with `onnx: true` or exported by `vqlm export-onnx`), and the ONNX/tfjs ratio per stage. Not a test; prints a markdown table.
 //   pnpm --filter @vqlm/models bench [-- --bundle <dir> | --preset micro] [--reps 5] [--source plane.mp4]
 // Model: --bundle, else --preset, else findDefaultModel() (VQLM_MODEL, models/vqlm-tiny), else a
 // random CP-LLM shaped like models/vqlm-tiny/train.json. The clip is a corpus source scaled to
@@ -25,6 +25,7 @@ import {
   createScorer,
   findDefaultModel,
   loadBundle,
+  onnxScoringFiles,
   presetTokenizer,
   readBundleArchitecture,
   readBundleManifest,
@@ -91,14 +92,14 @@ try {
     tfjsBundle = resolve(given);
     onnxBundle = tfjsBundle;
     const ensemble = await readEnsembleManifest(tfjsBundle);
-    if (!ensemble.memberManifests.every((m) => m.files.onnx)) throw new Error(`${tfjsBundle}: not every ensemble member has ONNX exports`);
+    if (!ensemble.memberManifests.every((m) => onnxScoringFiles(m))) throw new Error(`${tfjsBundle}: not every ensemble member has the ONNX scoring path; run vqlm export-onnx ${tfjsBundle}`);
     memberBundle = join(tfjsBundle, ensemble.members[0]);
     label = `ensemble bundle ${tfjsBundle} (${ensemble.members.length} members)${values.bundle === undefined ? ' (findDefaultModel)' : ''}`;
   } else if (given !== null && given !== undefined) {
     tfjsBundle = resolve(given);
     label = `bundle ${tfjsBundle}${values.bundle === undefined ? ' (findDefaultModel)' : ''}`;
     const manifest = await readBundleManifest(tfjsBundle);
-    if (manifest.files.onnx) {
+    if (onnxScoringFiles(manifest)) {
       onnxBundle = tfjsBundle;
     } else {
       // Same weights, plus the ONNX exports (the base decoder is referenced, not copied).
@@ -163,9 +164,9 @@ try {
   const c = (await readBundleManifest(memberBundle ?? tfjsBundle)).config;
   const names: Record<(typeof stages)[number], string> = {
     decodeMs: 'decode + views (video-io sampleViews)',
-    contextMs: 'context encoder (frozen tower + projector)',
-    pixelMs: 'pixel encoder (ViT + projector)',
-    headMs: 'quality head',
+    contextMs: 'context encoder (frozen tower; + projector in tfjs)',
+    pixelMs: 'pixel encoder (ViT, projector, mean over K, layer norm)',
+    headMs: 'quality head (pooling, MLP; + context projector in ONNX)',
     describeMs: `decoder: description (≤ ${c.maxDescriptionTokens} tokens)`,
   };
   const s = (ms: number): string => (ms / 1000).toFixed(4);

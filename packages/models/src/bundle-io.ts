@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { openSafetensors, tf, type SafetensorsFile } from '@vqlm/runtime';
 import { ModelError, shapeText } from './errors.js';
@@ -17,7 +17,11 @@ export const BUNDLE_FILES = Object.freeze({
   decoder: 'decoder',
   adapter: 'adapter',
   tokenizer: 'tokenizer.json',
-  onnxPixelVit: 'pixel_vit.onnx',
+  /** The exported pixel encoder (ViT, projector, mean over K, layer norm). */
+  onnxPixelEncoder: 'pixel_encoder.onnx',
+  /** The exported quality head (context projector, pooling, MLP). */
+  onnxHead: 'quality_head.onnx',
+  /** The frozen tfjs context tower, exported. */
   onnxContextTower: 'context_tower.onnx',
 });
 
@@ -53,6 +57,22 @@ export async function writeBundleDir(dir: string, fill: (tmp: string) => Promise
     await rm(tmp, { recursive: true, force: true });
     if (error instanceof ModelError) throw error;
     throw new ModelError('E_BUNDLE_IO', `saveBundle: cannot write ${target}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Writes one file atomically (a temporary sibling renamed over `path`): a reader sees the old
+ * file or the whole new one, and nothing temporary is left behind.
+ * @throws ModelError `E_BUNDLE_IO` naming `path`.
+ */
+export async function writeBundleFile(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw new ModelError('E_BUNDLE_IO', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadGemmaCheckpoint, loadLoraAdapter, loadTokenizer, saveGemmaCheckpoint, saveLoraAdapter, saveTokenizer, type GemmaDecoder } from '@vqlm/decoder-lora';
-import { OnnxContextEncoder, TfjsContextEncoder, ViT, exportVitToOnnx, loadVitWeights, saveVitWeights, type ContextEncoder } from '@vqlm/encoders';
+import { OnnxContextEncoder, TfjsContextEncoder, ViT, vitToOnnx, loadVitWeights, saveVitWeights, type ContextEncoder } from '@vqlm/encoders';
 import { IDENTITY_CALIBRATION, parseCalibration, type Calibration } from '@vqlm/heads';
 import { tf, writeSafetensors } from '@vqlm/runtime';
 import { z } from 'zod';
@@ -16,11 +16,12 @@ import {
   readManifestJson,
   wrapBundleError as wrap,
   writeBundleDir,
+  writeBundleFile,
 } from './bundle-io.js';
 import { ModelError } from './errors.js';
 import { LmmVqa } from './lmm-vqa.js';
 import { saveLmmVqaBundle, type SaveLmmVqaBundleOptions } from './lmm-vqa-bundle.js';
-import { OnnxPixelTower } from './onnx-pixel-tower.js';
+import { OnnxScoringPath, pixelEncoderToOnnx, qualityHeadToOnnx } from './onnx-scorer.js';
 
 export { BUNDLE_FILES, BUNDLE_FORMAT_VERSION } from './bundle-io.js';
 
@@ -28,6 +29,27 @@ const towerSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('tfjs-vit'), path: z.string().min(1) }),
   z.object({ kind: z.literal('onnx'), path: z.string().min(1) }),
 ]);
+
+/**
+ * `files.onnx`: the scoring path exported for ONNX Runtime. `head` and (unless the model is
+ * context-only) `pixelEncoder` are the trained parts; `contextTower` is the frozen tower
+ * (unless the model is pixel-only). `pixelVit` is what writers before the whole path was
+ * exported wrote (the pixel ViT alone); it is no longer used: such a bundle scores in tfjs
+ * until {@link exportBundleOnnx} re-exports it.
+ */
+const onnxFilesSchema = z.object({
+  contextTower: z.string().min(1).optional(),
+  pixelEncoder: z.string().min(1).optional(),
+  head: z.string().min(1).optional(),
+  pixelVit: z.string().min(1).optional(),
+});
+
+/** The ONNX files of a bundle's scoring path. */
+export interface OnnxScoringBundleFiles {
+  readonly contextTower?: string;
+  readonly pixelEncoder?: string;
+  readonly head: string;
+}
 
 /** zod schema of `model.json`. */
 export const bundleManifestSchema = z.object({
@@ -54,8 +76,8 @@ export const bundleManifestSchema = z.object({
     decoder: z.string().min(1),
     adapter: z.string().min(1),
     tokenizer: z.string().min(1),
-    /** ONNX exports of the scoring path's towers (optional). */
-    onnx: z.object({ pixelVit: z.string().min(1), contextTower: z.string().min(1) }).optional(),
+    /** ONNX exports of the scoring path (optional; see {@link onnxScoringFiles}). */
+    onnx: onnxFilesSchema.optional(),
   }),
   calibration: z.unknown(),
   versions: z.record(z.string(), z.string()),
@@ -72,7 +94,7 @@ export interface SaveBundleOptions {
   readonly decoderPath?: string;
   /** Point at this ONNX context tower (e.g. a user's SigLIP export) instead of saving a tfjs tower; required when the model's context encoder is ONNX. */
   readonly contextTowerOnnx?: string;
-  /** Also export the pixel ViT (and a tfjs context tower) to ONNX for the ONNX Runtime scoring path. */
+  /** Also export the scoring path to ONNX (pixel encoder, quality head, and a tfjs context tower) for ONNX Runtime. */
   readonly onnx?: boolean;
   /** Extra entries for `versions` (e.g. the trainer's). */
   readonly versions?: Readonly<Record<string, string>>;
@@ -80,7 +102,7 @@ export interface SaveBundleOptions {
 
 /** Options of {@link loadBundle}. */
 export interface LoadBundleOptions {
-  /** `tfjs` (default; trainable) or `onnx`: both towers of the scoring path run in ONNX Runtime (needs `files.onnx`). */
+  /** `tfjs` (default; trainable) or `onnx`: the scoring path (context tower, pixel encoder, quality head) runs in ONNX Runtime (needs the exports, see {@link onnxScoringFiles}). */
   readonly engine?: 'tfjs' | 'onnx';
 }
 
@@ -147,16 +169,7 @@ async function saveCpLlmBundle(model: CpLlm, dir: string, options: SaveBundleOpt
       await saveVitWeights((encoder as TfjsContextEncoder).vit, join(tmp, BUNDLE_FILES.contextTower));
       tower = { kind: 'tfjs-vit', path: BUNDLE_FILES.contextTower };
     }
-    let onnx: { pixelVit: string; contextTower: string } | undefined;
-    if (options.onnx) {
-      await exportVitToOnnx(model.pixelEncoder.vit, join(tmp, BUNDLE_FILES.onnxPixelVit));
-      if (tower.kind === 'onnx') {
-        onnx = { pixelVit: BUNDLE_FILES.onnxPixelVit, contextTower: tower.path };
-      } else {
-        await exportVitToOnnx((encoder as TfjsContextEncoder).vit, join(tmp, BUNDLE_FILES.onnxContextTower), { imageSize: model.config.contextSize });
-        onnx = { pixelVit: BUNDLE_FILES.onnxPixelVit, contextTower: BUNDLE_FILES.onnxContextTower };
-      }
-    }
+    const onnx = options.onnx ? await writeOnnxScoring(model, tmp, tower) : undefined;
     if (options.decoderPath === undefined) await saveGemmaCheckpoint(join(tmp, BUNDLE_FILES.decoder), model.decoder);
     await saveLoraAdapter(join(tmp, BUNDLE_FILES.adapter), model.decoder);
     await saveTokenizer(tmp, model.tokenizer.files);
@@ -188,6 +201,43 @@ async function saveCpLlmBundle(model: CpLlm, dir: string, options: SaveBundleOpt
 }
 
 /**
+ * Writes `model`'s scoring path as ONNX files into the bundle directory `dir` (each file
+ * atomically): `pixel_encoder.onnx` (unless context-only), `quality_head.onnx`, and
+ * `context_tower.onnx` from a tfjs tower (a tower that is an ONNX file already is referenced).
+ * @returns the manifest's `files.onnx`
+ */
+export async function writeOnnxScoring(model: CpLlm, dir: string, tower: { kind: 'tfjs-vit' | 'onnx'; path: string }): Promise<OnnxScoringBundleFiles> {
+  const { branches, contextSize } = model.config;
+  let contextTower: string | undefined;
+  if (branches !== 'pixel') {
+    if (tower.kind === 'onnx') {
+      contextTower = tower.path;
+    } else {
+      const vit = (model.contextEncoder as TfjsContextEncoder).vit;
+      await writeBundleFile(join(dir, BUNDLE_FILES.onnxContextTower), await vitToOnnx(vit, { imageSize: contextSize }));
+      contextTower = BUNDLE_FILES.onnxContextTower;
+    }
+  }
+  let pixelEncoder: string | undefined;
+  if (branches !== 'context') {
+    await writeBundleFile(join(dir, BUNDLE_FILES.onnxPixelEncoder), await pixelEncoderToOnnx(model));
+    pixelEncoder = BUNDLE_FILES.onnxPixelEncoder;
+  }
+  await writeBundleFile(join(dir, BUNDLE_FILES.onnxHead), await qualityHeadToOnnx(model));
+  return { ...(contextTower ? { contextTower } : {}), ...(pixelEncoder ? { pixelEncoder } : {}), head: BUNDLE_FILES.onnxHead };
+}
+
+/**
+ * The ONNX files of a bundle's scoring path, or null when it has none (or only the pixel-ViT
+ * export of older writers, which is not used).
+ */
+export function onnxScoringFiles(manifest: Pick<BundleManifest, 'files'>): OnnxScoringBundleFiles | null {
+  const onnx = manifest.files.onnx;
+  if (!onnx?.head) return null;
+  return { ...(onnx.contextTower ? { contextTower: onnx.contextTower } : {}), ...(onnx.pixelEncoder ? { pixelEncoder: onnx.pixelEncoder } : {}), head: onnx.head };
+}
+
+/**
  * Reads and validates a CP-LLM bundle's `model.json` (a missing `architecture` means `cp-llm`).
  * @throws ModelError `E_BUNDLE_IO` (missing), `E_BUNDLE_CONFIG` naming the bad field, or saying that the bundle is an LMM-VQA one.
  */
@@ -203,6 +253,11 @@ export async function readBundleManifest(dir: string): Promise<BundleManifest> {
   const parsed = bundleManifestSchema.safeParse(json);
   if (!parsed.success) throw new ModelError('E_BUNDLE_CONFIG', zodIssues('model.json', parsed.error));
   const config = validateCpLlmConfig(parsed.data.config, 'model.json: config', 'E_BUNDLE_CONFIG');
+  const onnx = parsed.data.files.onnx;
+  if (onnx?.head) {
+    if (config.branches !== 'context' && !onnx.pixelEncoder) throw new ModelError('E_BUNDLE_CONFIG', `model.json: files.onnx.pixelEncoder: required with files.onnx.head when config.branches is '${config.branches}'`);
+    if (config.branches !== 'pixel' && !onnx.contextTower) throw new ModelError('E_BUNDLE_CONFIG', `model.json: files.onnx.contextTower: required with files.onnx.head when config.branches is '${config.branches}'`);
+  }
   let calibration: Calibration;
   try {
     calibration = parseCalibration(parsed.data.calibration ?? IDENTITY_CALIBRATION);
@@ -223,7 +278,13 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
   const manifest = await readBundleManifest(root);
   const engine = options.engine ?? 'tfjs';
   if (engine !== 'tfjs' && engine !== 'onnx') throw new ModelError('E_MODEL_ARG', `engine: expected 'tfjs' or 'onnx', got ${String(engine)}`);
-  if (engine === 'onnx' && !manifest.files.onnx) throw new ModelError('E_BUNDLE_IO', `${root}: model.json has no files.onnx; save the bundle with { onnx: true }`);
+  const onnxFiles = engine === 'onnx' ? onnxScoringFiles(manifest) : null;
+  if (engine === 'onnx' && !onnxFiles) {
+    const why = manifest.files.onnx?.pixelVit
+      ? 'model.json: files.onnx holds only the pixel ViT, the export of an older @vqlm/models; export the whole scoring path with exportBundleOnnx (vqlm export-onnx)'
+      : 'model.json has no files.onnx; save the bundle with { onnx: true } or export it with exportBundleOnnx (vqlm export-onnx)';
+    throw new ModelError('E_BUNDLE_IO', `${root}: ${why}`);
+  }
   const { config, files } = manifest;
   const at = (path: string): string => (isAbsolute(path) ? path : join(root, path));
   const d = config.decoder.hiddenSize;
@@ -236,8 +297,8 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
   }
   let contextEncoder: ContextEncoder;
   try {
-    if (files.contextTower.kind === 'onnx' || (engine === 'onnx' && files.onnx)) {
-      const path = engine === 'onnx' && files.onnx ? files.onnx.contextTower : files.contextTower.path;
+    if (files.contextTower.kind === 'onnx' || onnxFiles?.contextTower) {
+      const path = onnxFiles?.contextTower ?? files.contextTower.path;
       contextEncoder = await OnnxContextEncoder.create({ model: at(path), imageSize: config.contextSize, outputDim: d });
     } else {
       const vit = new ViT(config.contextVit, { trainable: false });
@@ -277,14 +338,9 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
       throw wrap(files.adapter, error);
     }
     await loadTrainableWeights(model, at(files.weights), files.weights);
-    if (engine === 'onnx' && files.onnx) {
-      let tower: OnnxPixelTower;
-      try {
-        tower = await OnnxPixelTower.create(at(files.onnx.pixelVit), config.pixelVit);
-      } catch (error) {
-        throw wrap(files.onnx.pixelVit, error);
-      }
-      await model.attachOnnxPixelTower(tower);
+    if (onnxFiles) {
+      const path = await OnnxScoringPath.create({ head: at(onnxFiles.head), ...(onnxFiles.pixelEncoder ? { pixelEncoder: at(onnxFiles.pixelEncoder) } : {}) }, config, manifest.dims);
+      await model.attachOnnxScoring(path);
     }
     return { model, calibration: manifest.calibration, manifest, dir: root };
   } catch (error) {

@@ -1,7 +1,7 @@
 import type { FeatureCache } from '@vqlm/encoders';
 import { IDENTITY_CALIBRATION, applyCalibration, levelFromScore, parseCalibration, type Calibration } from '@vqlm/heads';
 import { contextView, pixelView, sampleViews, type FrameTensor, type SamplingStrategy } from '@vqlm/video-io';
-import { loadBundle, readBundleManifest } from './bundle.js';
+import { loadBundle, onnxScoringFiles, readBundleManifest } from './bundle.js';
 import { readBundleArchitecture } from './bundle-io.js';
 import { loadEnsembleBundle } from './ensemble-bundle.js';
 import { LmmVqa } from './lmm-vqa.js';
@@ -18,7 +18,7 @@ export interface CreateScorerOptions {
   readonly calibration?: Calibration;
   /** Disk cache of the frozen context features (keyed by frame content). */
   readonly cache?: FeatureCache;
-  /** For a bundle: `auto` (default) scores through ONNX Runtime when the bundle has ONNX exports, else tfjs. */
+  /** For a bundle: `auto` (default) scores through ONNX Runtime when the bundle has the scoring path's ONNX exports, else tfjs. */
   readonly engine?: 'auto' | 'tfjs' | 'onnx';
   /** Key-frame sampling of `@vqlm/video-io` (default `select`). */
   readonly strategy?: SamplingStrategy;
@@ -204,7 +204,7 @@ export async function createScorer(source: string | CpLlm | LmmVqa, options: Cre
       return new CpLlmScorer(ensemble.members.map(({ model, calibration }) => ({ model, calibration })), ensemble.members[0].calibration, true, options);
     }
     const wanted = options.engine ?? 'auto';
-    const engine = wanted === 'auto' ? ((await readBundleManifest(source)).files.onnx ? 'onnx' : 'tfjs') : wanted;
+    const engine = wanted === 'auto' ? (onnxScoringFiles(await readBundleManifest(source)) ? 'onnx' : 'tfjs') : wanted;
     const bundle = await loadBundle(source, { engine });
     return new CpLlmScorer(bundle.model, options.calibration ?? bundle.calibration, true, options);
   }

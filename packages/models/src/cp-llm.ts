@@ -1,10 +1,10 @@
 import { GemmaDecoder, TextTokenizer, generate, initGemmaWeights, type TokenizerFiles } from '@vqlm/decoder-lora';
-import { PixelEncoder, TfjsContextEncoder, ViT, layerNorm, type ContextEncodeOptions, type ContextEncoder, type U8Batch } from '@vqlm/encoders';
+import { PixelEncoder, TfjsContextEncoder, ViT, type ContextEncodeOptions, type ContextEncoder, type U8Batch } from '@vqlm/encoders';
 import { QualityHead } from '@vqlm/heads';
 import { createRng, tf } from '@vqlm/runtime';
 import { createCpLlmConfig, validateCpLlmConfig, type CpLlmConfig, type CpLlmConfigInit } from './config.js';
 import { ModelError, shapeText } from './errors.js';
-import type { OnnxPixelTower } from './onnx-pixel-tower.js';
+import type { FloatBatch, OnnxScoringPath } from './onnx-scorer.js';
 
 /** One input of CP-LLM (Fig. 4a) for a batch of B videos. */
 
@@ -136,7 +136,7 @@ export class CpLlm {
   readonly decoder: GemmaDecoder;
   readonly tokenizer: TextTokenizer;
   private disposed = false;
-  private pixelTower: OnnxPixelTower | null = null;
+  private onnxScoring: OnnxScoringPath | null = null;
 
   /**
    * Assembles a model from parts and checks that they agree with the config (D, Th, sizes).
@@ -194,45 +194,25 @@ export class CpLlm {
   }
 
   /**
-   * Runs the pixel ViT of {@link scoreViews} through ONNX Runtime (an export of this model's
-   * `pixelEncoder.vit`); the model owns the tower afterwards. `forward` (training) stays on tfjs.
+   * Runs {@link scoreViews} after the context tower through ONNX Runtime: the pixel encoder and
+   * the quality head exported from this model's weights ({@link pixelEncoderToOnnx},
+   * {@link qualityHeadToOnnx}). The model owns the path afterwards. `forward` (training) and
+   * `describeViews` stay on tfjs.
+   * @throws ModelError `E_MODEL_ARG` when the path was made for other branches or sizes.
    */
-  async attachOnnxPixelTower(tower: OnnxPixelTower): Promise<void> {
+  async attachOnnxScoring(path: OnnxScoringPath): Promise<void> {
     this.assertLive();
-    const vit = this.pixelEncoder.vit.config;
-    if (JSON.stringify(tower.config) !== JSON.stringify(vit)) {
-      throw new ModelError('E_MODEL_ARG', `tower: its ViT config does not match pixelEncoder.vit (${JSON.stringify(tower.config)} vs ${JSON.stringify(vit)})`);
+    const dims = { model: this.dim, contextTokens: this.contextEncoder.numTokens, contextFeatures: this.contextEncoder.featureDim, pixelTokens: this.pixelEncoder.numTokens };
+    if (path.branches !== this.config.branches || JSON.stringify(path.dims) !== JSON.stringify(dims)) {
+      throw new ModelError('E_MODEL_ARG', `path: made for branches '${path.branches}' and dims ${JSON.stringify(path.dims)}, this model has '${this.config.branches}' and ${JSON.stringify(dims)}`);
     }
-    await this.pixelTower?.dispose();
-    this.pixelTower = tower;
+    await this.onnxScoring?.dispose();
+    this.onnxScoring = path;
   }
 
-  /** Whether {@link scoreViews} runs the pixel ViT through ONNX Runtime. */
-  get usesOnnxPixelTower(): boolean {
-    return this.pixelTower !== null;
-  }
-
-  /** Pixel tokens `[1, M, Tl, D]` through the ONNX tower: ViT in ORT, then projector, mean over K and layer norm as in `PixelEncoder`. */
-  private async onnxPixelTokens(tower: OnnxPixelTower, pixel: U8Batch): Promise<tf.Tensor> {
-    const { patchSize: p, k } = this.config;
-    const m = pixel.dims[1];
-    const encoder = this.pixelEncoder;
-    const pixels = encoder.vitInput({ data: pixel.data, dims: [m, k, p, p, 3] }, 'pixel');
-    let vitTokens: tf.Tensor;
-    try {
-      vitTokens = await tower.run(pixels);
-    } finally {
-      pixels.dispose();
-    }
-    try {
-      return tf.tidy(() => {
-        const projected = encoder.projector.apply(vitTokens);
-        const pooled = tf.mean(tf.reshape(projected, [m, k, encoder.numTokens, this.dim]), 1);
-        return tf.reshape(layerNorm(pooled, encoder.params.get('norm.gamma'), encoder.params.get('norm.beta'), 1e-6), [1, m, encoder.numTokens, this.dim]);
-      });
-    } finally {
-      vitTokens.dispose();
-    }
+  /** Whether {@link scoreViews} runs the pixel encoder and the head through ONNX Runtime. */
+  get usesOnnxScoring(): boolean {
+    return this.onnxScoring !== null;
   }
 
   /** D: model width. */
@@ -448,6 +428,7 @@ export class CpLlm {
   async scoreViews(views: VideoViews, options: ScoreViewsOptions = {}): Promise<number[]> {
     this.assertLive();
     const batch = this.checkViews('views', views);
+    if (this.onnxScoring) return this.scoreViewsOnnx(this.onnxScoring, batch, options);
     const { onStage } = options;
     const { patchSize: p, k, branches } = this.config;
     const m = batch.context.dims[1];
@@ -460,19 +441,23 @@ export class CpLlm {
       onStage(stage, performance.now() - start);
     };
     let start = performance.now();
-    const features = await this.encodeContext(batch.context, options);
     let context: tf.Tensor;
-    try {
-      context = tf.tidy(() => (branches === 'pixel' ? tf.zeros([1, m, th, this.dim]) : tf.reshape(this.contextEncoder.project(tf.reshape(features, [m, th, f])), [1, m, th, this.dim])));
-    } finally {
-      features.dispose();
+    if (branches === 'pixel') {
+      // A pixel-only model's context tokens are zeros: the frozen tower is not run.
+      context = tf.zeros([1, m, th, this.dim]);
+    } else {
+      const features = await this.encodeContext(batch.context, options);
+      try {
+        context = tf.tidy(() => tf.reshape(this.contextEncoder.project(tf.reshape(features, [m, th, f])), [1, m, th, this.dim]));
+      } finally {
+        features.dispose();
+      }
     }
     let pixel: tf.Tensor | null = null;
     try {
       await done('context', start, context);
       start = performance.now();
       if (branches === 'context') pixel = tf.zeros([1, m, tl, this.dim]);
-      else if (this.pixelTower) pixel = await this.onnxPixelTokens(this.pixelTower, batch.pixel);
       else pixel = tf.tidy(() => tf.reshape(this.pixelEncoder.forward({ data: batch.pixel.data, dims: [m, k, p, p, 3] }), [1, m, tl, this.dim]));
       await done('pixel', start, pixel);
       start = performance.now();
@@ -486,6 +471,39 @@ export class CpLlm {
       context.dispose();
       pixel?.dispose();
     }
+  }
+
+  /** {@link scoreViews} with the pixel encoder and the head in ONNX Runtime (stages are always awaited). */
+  private async scoreViewsOnnx(path: OnnxScoringPath, batch: { context: U8Batch; pixel: U8Batch }, options: ScoreViewsOptions): Promise<number[]> {
+    const { onStage } = options;
+    const { patchSize: p, k, branches } = this.config;
+    const m = batch.context.dims[1];
+    let start = performance.now();
+    let context: FloatBatch | null = null;
+    if (branches !== 'pixel') {
+      const features = await this.encodeContext(batch.context, options);
+      try {
+        context = { data: (await features.data()) as Float32Array, dims: [m, this.contextEncoder.numTokens, this.contextEncoder.featureDim] };
+      } finally {
+        features.dispose();
+      }
+    }
+    onStage?.('context', performance.now() - start);
+    start = performance.now();
+    let pixel: FloatBatch | null = null;
+    if (branches !== 'context') {
+      const nchw = tf.tidy(() => tf.transpose(this.pixelEncoder.vitInput({ data: batch.pixel.data, dims: [m, k, p, p, 3] }, 'pixel'), [0, 3, 1, 2]));
+      try {
+        pixel = await path.pixelTokens({ data: (await nchw.data()) as Float32Array, dims: nchw.shape });
+      } finally {
+        nchw.dispose();
+      }
+    }
+    onStage?.('pixel', performance.now() - start);
+    start = performance.now();
+    const scores = await path.frameScores(context, pixel);
+    onStage?.('head', performance.now() - start);
+    return scores;
   }
 
   /**
@@ -538,8 +556,8 @@ export class CpLlm {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await this.pixelTower?.dispose();
-    this.pixelTower = null;
+    await this.onnxScoring?.dispose();
+    this.onnxScoring = null;
     this.pixelEncoder.dispose();
     this.head.dispose();
     this.decoder.dispose();

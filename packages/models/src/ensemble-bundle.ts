@@ -1,7 +1,7 @@
 import { cp, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { loadBundle, readBundleManifest, type BundleManifest, type LoadedBundle } from './bundle.js';
+import { loadBundle, onnxScoringFiles, readBundleManifest, type BundleManifest, type LoadedBundle } from './bundle.js';
 import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, manifestArchitecture, readManifestJson, writeBundleDir } from './bundle-io.js';
 import { zodIssues } from './config.js';
 import { ModelError } from './errors.js';
@@ -129,7 +129,7 @@ export async function loadEnsembleBundle(dir: string, options: { readonly engine
   try {
     for (const [i, member] of manifest.members.entries()) {
       const wanted = options.engine ?? 'auto';
-      const engine = wanted === 'auto' ? (manifest.memberManifests[i].files.onnx ? 'onnx' : 'tfjs') : wanted;
+      const engine = wanted === 'auto' ? (onnxScoringFiles(manifest.memberManifests[i]) ? 'onnx' : 'tfjs') : wanted;
       members.push(await loadBundle(join(root, member), { engine }));
     }
   } catch (error) {

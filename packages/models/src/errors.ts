@@ -25,6 +25,6 @@ export class ModelError extends Error {
 }
 
 /** `[a, b, c]` for messages. */
-export function shapeText(shape: readonly number[]): string {
+export function shapeText(shape: readonly (number | string)[]): string {
   return `[${shape.join(', ')}]`;
 }

@@ -110,7 +110,7 @@ describe('Scorer', () => {
     await saveBundle(model, bundle, { calibration, onnx: true });
     const onnx = (await createScorer(bundle)) as CpLlmScorer;
     const reference = await createScorer(model, { calibration });
-    expect(onnx.model.usesOnnxPixelTower).toBe(true);
+    expect(onnx.model.usesOnnxScoring).toBe(true);
     expect(onnx.model.contextEncoder.id).not.toBe(model.contextEncoder.id);
     for (const clip of [sharp, blurred]) {
       const a = await onnx.score(clip);
@@ -125,7 +125,7 @@ describe('Scorer', () => {
     await onnx.dispose();
     await reference.dispose();
     const tfjsOnly = (await createScorer(bundle, { engine: 'tfjs' })) as CpLlmScorer;
-    expect(tfjsOnly.model.usesOnnxPixelTower).toBe(false);
+    expect(tfjsOnly.model.usesOnnxScoring).toBe(false);
     await tfjsOnly.dispose();
   });
 
@@ -138,7 +138,7 @@ describe('Scorer', () => {
     const tfjs = (await createScorer(bundle, { engine: 'tfjs' })) as CpLlmScorer;
     const onnx = (await createScorer(bundle)) as CpLlmScorer;
     expect([tfjs.model.config.pixelInput, tfjs.model.pixelEncoder.input, onnx.model.pixelEncoder.input]).toEqual(['highpass', 'highpass', 'highpass']);
-    expect(onnx.model.usesOnnxPixelTower).toBe(true);
+    expect(onnx.model.usesOnnxScoring).toBe(true);
     for (const clip of [sharp, blurred]) {
       const b = await reference.score(clip);
       expect(await tfjs.score(clip)).toEqual(b);

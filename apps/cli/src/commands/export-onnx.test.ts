@@ -1,0 +1,43 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, makeTestClip, removeTempDir, runCli } from '../__fixtures__/run-cli.js';
+import { makeTinyBundle } from '../__fixtures__/tiny-bundle.js';
+
+let dir: string;
+let bundle: string;
+let clip: string;
+
+beforeAll(async () => {
+  dir = await makeTempDir('export-onnx');
+  bundle = await makeTinyBundle(dir);
+  clip = makeTestClip(join(dir, 'clip.mp4'), 128, 64, 12);
+});
+afterAll(async () => removeTempDir(dir));
+
+describe('vqlm export-onnx', () => {
+  it('writes the ONNX scoring path into the bundle; scores stay the same within 1e-4', async () => {
+    const before = JSON.parse((await runCli(['score', clip, '--model', bundle, '--json'])).stdout) as { score: number; perFrame: number[] };
+    expect(await readdir(bundle)).not.toContain('quality_head.onnx');
+    const result = await runCli(['export-onnx', bundle, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ bundles: [{ dir: bundle, onnx: { contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx' } }] });
+    expect(await readdir(bundle)).toEqual(expect.arrayContaining(['context_tower.onnx', 'pixel_encoder.onnx', 'quality_head.onnx']));
+    const manifest = JSON.parse(await readFile(join(bundle, 'model.json'), 'utf8')) as { files: { onnx: unknown } };
+    expect(manifest.files.onnx).toEqual({ contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx' });
+    const after = JSON.parse((await runCli(['score', clip, '--model', bundle, '--json'])).stdout) as { score: number; perFrame: number[] };
+    expect(Math.abs(after.score - before.score)).toBeLessThan(1e-4);
+    after.perFrame.forEach((v, i) => expect(Math.abs(v - before.perFrame[i])).toBeLessThan(1e-4));
+    const text = await runCli(['export-onnx', bundle]);
+    expect(text.stdout).toBe(`${bundle}: context_tower.onnx, pixel_encoder.onnx, quality_head.onnx\n`);
+  });
+
+  it('fails with one line naming a directory that is not a bundle', async () => {
+    const result = await runCli(['export-onnx', join(dir, 'nothing')]);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/nothing/);
+  });
+});
