@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { PIXEL_INPUTS } from '@vqlm/encoders';
-import { CP_LLM_DEFAULTS } from '@vqlm/models';
+import { CP_LLM_DEFAULTS, lmmVqaConfigSchema } from '@vqlm/models';
 import { z } from 'zod';
 import { TrainerError } from './errors.js';
 
@@ -54,9 +54,23 @@ const freezeSchema = z
   })
   .strict();
 
+/** LMM-VQA's own parts (`model.lmm`); `m`, `decoder` and `lora` are shared with CP-LLM. */
+const lmmSchema = z
+  .object({
+    /** The frozen spatial encoder over the M key frames (paper: a pretrained ViT; here random unless trained elsewhere). */
+    spatialVit: vitSchema.default({ preset: 'base' }),
+    /** The trainable SlowFast-style temporal encoder (any field of `@vqlm/encoders` `TEMPORAL_ENCODER_DEFAULTS`). */
+    temporal: lmmVqaConfigSchema.shape.temporal.omit({ layerNormEps: true }).partial().strict().default({}),
+  })
+  .strict();
+
 /** The model settings of a training config (`model`). */
 const modelSchema = z
   .object({
+    /** `cp-llm` (absent: the default) or `lmm-vqa` (arXiv 2408.14008; its parts under `lmm`). */
+    architecture: z.enum(['cp-llm', 'lmm-vqa']).optional(),
+    /** LMM-VQA's spatial and temporal encoders (only with `architecture: 'lmm-vqa'`; defaults filled in then). */
+    lmm: lmmSchema.optional(),
     /** Paper: M = 8 key frames. */
     m: positiveInt.default(CP_LLM_DEFAULTS.m),
     /** Paper: K = 8 pixel patches per key frame. */
@@ -149,8 +163,8 @@ export const trainConfigSchema = z
         pairRatio: z.number().min(0).max(1).default(0.5),
         /** Allowed ladder-level difference within a pair. */
         levelDifference: z.object({ min: positiveInt, max: positiveInt }).strict().optional(),
-        /** Paper: equal weights. */
-        lossWeights: z.object({ mse: z.number().min(0).default(1), rank: z.number().min(0).default(1), ce: z.number().min(0).default(1) }).strict().default({}),
+        /** Paper: equal weights. `level` (LMM-VQA only, default 1): the level head's cross-entropy; LMM-VQA uses `mse` and `ce` too, not `rank`. */
+        lossWeights: z.object({ mse: z.number().min(0).default(1), rank: z.number().min(0).default(1), ce: z.number().min(0).default(1), level: z.number().min(0).optional() }).strict().default({}),
         /** Margin of the ranking hinge in score units. Paper: none (0); see `rankingHinge` for why one helps a model trained from scratch. */
         rankMargin: z.number().min(0).default(0),
         freeze: freezeSchema.default({}),
@@ -235,6 +249,9 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where 
       throw new TrainerError('E_CONFIG', `${where}.model.${name}.preset: unknown ViT preset "${vit.preset}" (known: ${VIT_PRESETS.join(', ')})`);
     }
   }
+  if (config.model.architecture === 'lmm-vqa') return parseLmmVqa(config, value, abs, where);
+  if (config.model.lmm !== undefined) throw new TrainerError('E_CONFIG', `${where}.model.lmm: only for model.architecture 'lmm-vqa'`);
+  if (config.train.lossWeights.level !== undefined) throw new TrainerError('E_CONFIG', `${where}.train.lossWeights.level: only for model.architecture 'lmm-vqa' (CP-LLM's parts are mse, rank, ce)`);
   const names = new Set<string>();
   const groups = config.ensemble.groups.map((group, i) => {
     const at = `${where}.ensemble.groups[${i}]`;
@@ -252,6 +269,33 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where 
     data: { ...config.data, manifest: abs(config.data.manifest) },
     model: resolveModelPaths(config.model, abs),
     ensemble: { ...config.ensemble, groups },
+    output: { ...config.output, dir: abs(config.output.dir) },
+  };
+}
+
+/**
+ * The LMM-VQA side of {@link parseTrainConfig}: single videos only (`train.pairRatio` 0 unless
+ * set otherwise, which is refused), one model, a tfjs spatial tower; `model.lmm` and
+ * `lossWeights.level` filled in.
+ */
+function parseLmmVqa(config: TrainConfig, value: unknown, abs: (p: string) => string, where: string): TrainConfig {
+  const raw = value as { train?: { pairRatio?: unknown }; model?: { branches?: unknown } };
+  const refuse = (field: string, why: string): never => {
+    throw new TrainerError('E_CONFIG', `${where}.${field}: ${why} (model.architecture is 'lmm-vqa')`);
+  };
+  if (raw.train?.pairRatio !== undefined && raw.train.pairRatio !== 0) refuse('train.pairRatio', 'LMM-VQA trains on single videos; leave it out or set 0');
+  if (raw.model?.branches !== undefined && raw.model.branches !== 'both') refuse('model.branches', "the context / pixel branches are CP-LLM's");
+  if (config.model.contextTowerOnnx) refuse('model.contextTowerOnnx', "LMM-VQA's frozen tower is the tfjs ViT of model.lmm.spatialVit");
+  if (config.ensemble.members > 1 || config.ensemble.groups.length > 0) refuse('ensemble', 'ensembles are CP-LLM only; train one model');
+  const lmm = config.model.lmm ?? lmmSchema.parse({});
+  if (!(VIT_PRESETS as readonly string[]).includes(lmm.spatialVit.preset)) {
+    refuse('model.lmm.spatialVit.preset', `unknown ViT preset "${lmm.spatialVit.preset}" (known: ${VIT_PRESETS.join(', ')})`);
+  }
+  return {
+    ...config,
+    data: { ...config.data, manifest: abs(config.data.manifest) },
+    model: resolveModelPaths({ ...config.model, lmm }, abs),
+    train: { ...config.train, pairRatio: 0, lossWeights: { ...config.train.lossWeights, level: config.train.lossWeights.level ?? 1 } },
     output: { ...config.output, dir: abs(config.output.dir) },
   };
 }

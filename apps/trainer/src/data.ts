@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { readManifest, splitBySource, writeFileAtomic, type ManifestEntry, type SplitName } from '@vqlm/datasets';
 import { FeatureCache } from '@vqlm/encoders';
-import type { CpLlm } from '@vqlm/models';
+import type { CpLlm, LmmVqa } from '@vqlm/models';
 import { sampleViews } from '@vqlm/video-io';
 import type { TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
@@ -31,9 +31,21 @@ export interface FailedItem {
   readonly reason: string;
 }
 
+/** One manifest entry with LMM-VQA's inputs decoded: the key frames and the dense clip. */
+export interface LmmPreparedItem {
+  readonly entry: ManifestEntry;
+  readonly split: SplitName;
+  /** Absolute video path. */
+  readonly path: string;
+  /** Key frames `[M, S, S, 3]`, uint8, S = the spatial ViT's image size. */
+  readonly frames: Uint8Array;
+  /** Clip `[T, s, s, 3]`, uint8, for the temporal encoder. */
+  readonly clip: Uint8Array;
+}
+
 /** The training data: entries by split, each prepared once for all epochs. */
-export interface PreparedData {
-  readonly items: ReadonlyMap<string, PreparedItem>;
+export interface PreparedData<Item = PreparedItem> {
+  readonly items: ReadonlyMap<string, Item>;
   readonly splits: Readonly<Record<SplitName, readonly ManifestEntry[]>>;
   readonly failed: readonly FailedItem[];
   /** Context frames encoded in this run (cache misses) and read from the feature cache (hits). */
@@ -85,12 +97,13 @@ export function bySplit(entries: readonly ManifestEntry[]): Record<SplitName, Ma
 }
 
 const VIEW_MAGIC = 'vqlm-views-1';
+const LMM_VIEW_MAGIC = 'vqlm-lmm-views-1';
 
-async function viewKey(path: string, model: CpLlm): Promise<string> {
+/** Cache key of a video's decoded views: the file (path, size, mtime) and the view settings. */
+async function viewKey(path: string, settings: readonly unknown[]): Promise<string> {
   const info = await stat(path);
-  const { m, k, contextSize, patchSize, pixelFit, pixelUpscale } = model.config;
   return createHash('sha256')
-    .update(JSON.stringify([VIEW_MAGIC, resolve(path), info.size, info.mtimeMs, m, k, contextSize, patchSize, pixelFit, pixelUpscale]))
+    .update(JSON.stringify([...settings.slice(0, 1), resolve(path), info.size, info.mtimeMs, ...settings.slice(1)]))
     .digest('hex');
 }
 
@@ -126,16 +139,24 @@ async function writeCachedViews(file: string, views: Views): Promise<void> {
 }
 
 /**
- * Decodes both views of every entry once (cached on disk by file, size, mtime and view settings)
- * and computes the frozen context features once per frame (cached on disk by content, frame and
- * encoder). Entries whose video cannot be decoded are reported in `failed` and left out.
+ * A video's two views from the view cache under `cacheDir` (by `key`), else from `decode`,
+ * which is then cached. The views must have exactly the given byte sizes.
  */
-export async function prepareData(entries: readonly ManifestEntry[], root: string, model: CpLlm, options: PrepareOptions): Promise<PreparedData> {
-  const { m, k, contextSize: s, patchSize: p, pixelFit, pixelUpscale } = model.config;
-  const contextBytes = m * s * s * 3;
-  const pixelBytes = m * k * p * p * 3;
-  const cache = new FeatureCache(join(options.cacheDir, 'features'));
-  const items = new Map<string, PreparedItem>();
+async function cachedViews(cacheDir: string, key: string, bytes: readonly [number, number], decode: () => Promise<Views>): Promise<Views> {
+  const file = join(cacheDir, 'views', key.slice(0, 2), `${key}.bin`);
+  const cached = await readCachedViews(file, bytes[0], bytes[1]);
+  if (cached) return cached;
+  const views = await decode();
+  await writeCachedViews(file, views);
+  return views;
+}
+
+/**
+ * Runs `prepare` on every entry, `options.concurrency` at a time, with progress; an entry whose
+ * video fails is reported in `failed` and left out (a {@link TrainerError} stops everything).
+ */
+async function prepareEach<Item>(entries: readonly ManifestEntry[], root: string, options: PrepareOptions, prepare: (entry: ManifestEntry, path: string) => Promise<Item>): Promise<{ items: Map<string, Item>; failed: FailedItem[] }> {
+  const items = new Map<string, Item>();
   const failed: FailedItem[] = [];
   const queue = [...entries];
   let done = 0;
@@ -144,22 +165,7 @@ export async function prepareData(entries: readonly ManifestEntry[], root: strin
       if (options.signal?.aborted) throw new TrainerError('E_DATA', 'preparing the data was interrupted');
       const path = isAbsolute(entry.path) ? entry.path : resolve(root, entry.path);
       try {
-        const key = await viewKey(path, model);
-        const file = join(options.cacheDir, 'views', key.slice(0, 2), `${key}.bin`);
-        let views = await readCachedViews(file, contextBytes, pixelBytes);
-        if (!views) {
-          const sampled = await sampleViews(path, { m, context: { size: s }, pixel: { fit: [pixelFit[0], pixelFit[1]], patch: p, k, upscale: pixelUpscale }, signal: options.signal });
-          if (!sampled.context || !sampled.pixel) throw new Error('no views returned');
-          if (sampled.context.frames.length !== contextBytes || sampled.pixel.frames.length !== pixelBytes) {
-            throw new Error(`expected ${m} key frames, got ${sampled.indices.length}`);
-          }
-          views = { context: sampled.context.frames, pixel: sampled.pixel.frames, frameIndices: sampled.indices };
-          await writeCachedViews(file, views);
-        }
-        const features = await model.encodeContext({ data: views.context, dims: [1, m, s, s, 3] }, { cache, frameIndices: views.frameIndices, contentHash: key });
-        const values = new Float32Array(await features.data());
-        features.dispose();
-        items.set(entry.id, { entry, split: entry.split ?? 'train', path, context: views.context, pixel: views.pixel, features: values, frameIndices: views.frameIndices });
+        items.set(entry.id, await prepare(entry, path));
       } catch (error) {
         if (error instanceof TrainerError) throw error;
         failed.push({ id: entry.id, path, reason: ((error as Error).message ?? String(error)).split('\n')[0] ?? '' });
@@ -169,6 +175,63 @@ export async function prepareData(entries: readonly ManifestEntry[], root: strin
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, () => worker()));
+  return { items, failed };
+}
+
+/**
+ * Decodes both views of every entry once (cached on disk by file, size, mtime and view settings)
+ * and computes the frozen context features once per frame (cached on disk by content, frame and
+ * encoder). Entries whose video cannot be decoded are reported in `failed` and left out.
+ */
+export async function prepareData(entries: readonly ManifestEntry[], root: string, model: CpLlm, options: PrepareOptions): Promise<PreparedData> {
+  const { m, k, contextSize: s, patchSize: p, pixelFit, pixelUpscale } = model.config;
+  const contextBytes = m * s * s * 3;
+  const pixelBytes = m * k * p * p * 3;
+  const cache = new FeatureCache(join(options.cacheDir, 'features'));
+  const { items, failed } = await prepareEach(entries, root, options, async (entry, path): Promise<PreparedItem> => {
+    const key = await viewKey(path, [VIEW_MAGIC, m, k, s, p, pixelFit, pixelUpscale]);
+    const views = await cachedViews(options.cacheDir, key, [contextBytes, pixelBytes], async () => {
+      const sampled = await sampleViews(path, { m, context: { size: s }, pixel: { fit: [pixelFit[0], pixelFit[1]], patch: p, k, upscale: pixelUpscale }, signal: options.signal });
+      if (!sampled.context || !sampled.pixel) throw new Error('no views returned');
+      if (sampled.context.frames.length !== contextBytes || sampled.pixel.frames.length !== pixelBytes) {
+        throw new Error(`expected ${m} key frames, got ${sampled.indices.length}`);
+      }
+      return { context: sampled.context.frames, pixel: sampled.pixel.frames, frameIndices: sampled.indices };
+    });
+    const features = await model.encodeContext({ data: views.context, dims: [1, m, s, s, 3] }, { cache, frameIndices: views.frameIndices, contentHash: key });
+    const values = new Float32Array(await features.data());
+    features.dispose();
+    return { entry, split: entry.split ?? 'train', path, context: views.context, pixel: views.pixel, features: values, frameIndices: views.frameIndices };
+  });
   const kept = entries.filter((e) => items.has(e.id));
   return { items, splits: bySplit(kept), failed, featureStats: { encoded: cache.misses, cached: cache.hits } };
+}
+
+/**
+ * LMM-VQA's inputs of every entry, decoded once and cached like {@link prepareData}'s views: M key
+ * frames at the spatial ViT's size and T clip frames at the temporal encoder's, sampled as
+ * `LmmVqaScorer` samples them when scoring. The frozen spatial ViT runs in every step (no
+ * feature cache: its tokens feed a trained projector inside the step).
+ */
+export async function prepareLmmData(entries: readonly ManifestEntry[], root: string, model: LmmVqa, options: PrepareOptions): Promise<PreparedData<LmmPreparedItem>> {
+  const { m, spatialVit, temporal } = model.config;
+  const s = spatialVit.imageSize;
+  const t = temporal.numFrames;
+  const c = temporal.imageSize;
+  const bytes: [number, number] = [m * s * s * 3, t * c * c * 3];
+  const { items, failed } = await prepareEach(entries, root, options, async (entry, path): Promise<LmmPreparedItem> => {
+    const key = await viewKey(path, [LMM_VIEW_MAGIC, m, s, t, c]);
+    const views = await cachedViews(options.cacheDir, key, bytes, async () => {
+      const frames = await sampleViews(path, { m, context: { size: s }, pixel: false, signal: options.signal });
+      const clip = await sampleViews(path, { m: t, context: { size: c }, pixel: false, signal: options.signal });
+      if (!frames.context || !clip.context) throw new Error('no views returned');
+      if (frames.context.frames.length !== bytes[0] || clip.context.frames.length !== bytes[1]) {
+        throw new Error(`expected ${m} key frames and ${t} clip frames, got ${frames.indices.length} and ${clip.indices.length}`);
+      }
+      return { context: frames.context.frames, pixel: clip.context.frames, frameIndices: frames.indices };
+    });
+    return { entry, split: entry.split ?? 'train', path, frames: views.context, clip: views.pixel };
+  });
+  const kept = entries.filter((e) => items.has(e.id));
+  return { items, splits: bySplit(kept), failed, featureStats: { encoded: 0, cached: 0 } };
 }

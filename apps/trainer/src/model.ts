@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildWordPieceTokenizer, createGemmaConfig, loadGemmaCheckpoint, type GemmaDecoder, type TokenizerFiles } from '@vqlm/decoder-lora';
 import { OnnxContextEncoder, vitConfig, type ContextEncoder, type VitConfig, type VitPreset } from '@vqlm/encoders';
-import { CpLlm, createCpLlmConfig, type CpLlmConfig } from '@vqlm/models';
+import { CpLlm, LmmVqa, createCpLlmConfig, createLmmVqaConfig, type CpLlmConfig, type LmmVqaConfig } from '@vqlm/models';
 import type { tf } from '@vqlm/runtime';
 import type { TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
@@ -26,10 +26,22 @@ export async function runTokenizer(config: TrainConfig, texts: readonly string[]
   }
 }
 
+function gemmaConfig(config: TrainConfig): ReturnType<typeof createGemmaConfig> {
+  const d = config.model.decoder;
+  return createGemmaConfig({
+    vocabSize: d.vocabSize,
+    hiddenSize: d.hiddenSize,
+    intermediateSize: d.intermediateSize,
+    numHiddenLayers: d.numHiddenLayers,
+    numAttentionHeads: d.numAttentionHeads,
+    numKeyValueHeads: d.numKeyValueHeads,
+    headDim: d.headDim,
+  });
+}
+
 /** The CP-LLM config a training config describes (for a user's Gemma checkpoint, `decoder` is its config). */
 export function modelConfig(config: TrainConfig, decoder?: GemmaDecoder): CpLlmConfig {
   const { model } = config;
-  const d = model.decoder;
   try {
     return createCpLlmConfig({
       m: model.m,
@@ -41,17 +53,7 @@ export function modelConfig(config: TrainConfig, decoder?: GemmaDecoder): CpLlmC
       pixelInput: model.pixelInput,
       contextVit: vit(model.contextVit),
       pixelVit: vit(model.pixelVit, model.patchSize),
-      decoder:
-        decoder?.config ??
-        createGemmaConfig({
-          vocabSize: d.vocabSize,
-          hiddenSize: d.hiddenSize,
-          intermediateSize: d.intermediateSize,
-          numHiddenLayers: d.numHiddenLayers,
-          numAttentionHeads: d.numAttentionHeads,
-          numKeyValueHeads: d.numKeyValueHeads,
-          headDim: d.headDim,
-        }),
+      decoder: decoder?.config ?? gemmaConfig(config),
       lora: { ...model.lora, targetModules: model.lora.targetModules as CpLlmConfig['lora']['targetModules'] },
       head: { hidden: model.head.hidden },
       maxDescriptionTokens: model.maxDescriptionTokens,
@@ -83,6 +85,11 @@ export async function createRunModel(config: TrainConfig, tokenizer: TokenizerFi
   }
 }
 
+/** The decoder's variables that `freeze` leaves trainable: LoRA adapters, then base weights, in the decoder's order. */
+function decoderVariables(decoder: GemmaDecoder, freeze: TrainConfig['train']['freeze']): tf.Variable[] {
+  return decoder.trainableVariables().filter((v) => (/\/lora_[AB]_/.test(v.name) ? !freeze.lora : !freeze.decoderBase));
+}
+
 /** The variables the optimiser updates, in a fixed order, by the run's `freeze` settings. */
 export function trainedVariables(model: CpLlm, config: TrainConfig): tf.Variable[] {
   const freeze = config.train.freeze;
@@ -91,10 +98,52 @@ export function trainedVariables(model: CpLlm, config: TrainConfig): tf.Variable
   if (!freeze.contextProjector && branches !== 'pixel') vars.push(...model.contextEncoder.trainableVariables());
   if (!freeze.pixelEncoder && branches !== 'context') vars.push(...model.pixelEncoder.trainableVariables());
   if (!freeze.head) vars.push(...model.head.trainableVariables);
-  const lora = new Set(model.decoder.trainableVariables().filter((v) => /\/lora_[AB]_/.test(v.name)));
-  for (const v of model.decoder.trainableVariables()) {
-    const isLora = lora.has(v);
-    if ((isLora && !freeze.lora) || (!isLora && !freeze.decoderBase)) vars.push(v);
+  vars.push(...decoderVariables(model.decoder, freeze));
+  return vars;
+}
+
+/** The LMM-VQA config a training config describes (`model.architecture: 'lmm-vqa'`). */
+export function lmmModelConfig(config: TrainConfig, decoder?: GemmaDecoder): LmmVqaConfig {
+  const { model } = config;
+  const lmm = model.lmm;
+  if (!lmm) throw new TrainerError('E_CONFIG', "model.lmm: missing (parseTrainConfig fills it in for model.architecture 'lmm-vqa')");
+  try {
+    return createLmmVqaConfig({
+      m: model.m,
+      spatialVit: vit(lmm.spatialVit),
+      temporal: lmm.temporal,
+      decoder: decoder?.config ?? gemmaConfig(config),
+      lora: { ...model.lora, targetModules: model.lora.targetModules as LmmVqaConfig['lora']['targetModules'] },
+      seed: config.seed,
+    });
+  } catch (error) {
+    throw new TrainerError('E_CONFIG', `model: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** {@link createRunModel} for LMM-VQA: fresh seeded weights around a user's Gemma or a random decoder. */
+export async function createLmmRunModel(config: TrainConfig, tokenizer: TokenizerFiles): Promise<LmmVqa> {
+  const decoder = config.model.decoder.checkpoint ? await loadGemmaCheckpoint(config.model.decoder.checkpoint) : undefined;
+  try {
+    return new LmmVqa(lmmModelConfig(config, decoder), { tokenizer, decoder, trainDecoderBase: !decoder && !config.train.freeze.decoderBase });
+  } catch (error) {
+    decoder?.dispose();
+    if (error instanceof TrainerError) throw error;
+    throw new TrainerError('E_CONFIG', `model: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * {@link trainedVariables} of an LMM-VQA run. The `freeze` names map onto its parts:
+ * `contextProjector` → the spatial projector, `pixelEncoder` → the temporal encoder, `head` → the
+ * level head; `lora` and `decoderBase` as for CP-LLM. The spatial ViT is always frozen.
+ */
+export function lmmTrainedVariables(model: LmmVqa, config: TrainConfig): tf.Variable[] {
+  const freeze = config.train.freeze;
+  const vars: tf.Variable[] = [];
+  if (!freeze.contextProjector) vars.push(...model.spatialProjector.trainableVariables());
+  if (!freeze.pixelEncoder) vars.push(...model.temporalEncoder.trainableVariables());
+  if (!freeze.head) vars.push(...model.levelHead.trainableVariables);
+  vars.push(...decoderVariables(model.decoder, freeze));
   return vars;
 }

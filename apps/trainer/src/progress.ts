@@ -43,7 +43,7 @@ export function createTrainProgress(stream: NodeJS.WriteStream = process.stderr)
   const onEvent = (event: TrainEvent): void => {
     switch (event.type) {
       case 'prepare':
-        if (event.done === event.total || (!tty && event.done % Math.max(1, Math.floor(event.total / 10)) === 0)) line(`prepare: ${event.done}/${event.total} videos decoded and encoded`);
+        if (event.done === event.total || (!tty && event.done % Math.max(1, Math.floor(event.total / 10)) === 0)) line(`prepare: ${event.done}/${event.total} videos prepared`);
         break;
       case 'start':
         line(

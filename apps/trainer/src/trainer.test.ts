@@ -6,7 +6,8 @@ import { createScorer, loadBundle } from '@vqlm/models';
 import { initBackend, tf, type BackendName } from '@vqlm/runtime';
 import { parseTrainConfig, type TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
-import { chooseCalibration, learningRateAt, MAX_SATURATED_SHARE, train, type LogRecord, type StepRecord, type TrainEvent } from './trainer.js';
+import { chooseCalibration, MAX_SATURATED_SHARE } from './calibration.js';
+import { learningRateAt, train, type LogRecord, type StepRecord, type TrainEvent } from './trainer.js';
 import { makeTempDir, makeTinyCorpus, microConfig, removeTempDir } from './__fixtures__/corpus.js';
 
 let dir: string;

@@ -1,17 +1,18 @@
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PairSampler, writeFileAtomic, type PairSamplerOptions } from '@vqlm/datasets';
-import { applyCalibration, fitCalibration, IDENTITY_CALIBRATION, type Calibration } from '@vqlm/heads';
-import { cpLlmObjective, saveBundle, type CpLlm, type CpLlmLossPart } from '@vqlm/models';
+import type { Calibration } from '@vqlm/heads';
 import { tf } from '@vqlm/runtime';
-import { buildBatch, scoreTarget, trainingTexts } from './batch.js';
+import { trainingTexts } from './batch.js';
 import { hasCheckpoint, loadLatestCheckpoint, restoreCheckpoint, runFingerprint, saveCheckpoint, type TrainState } from './checkpoint.js';
 import { ensembleSize, type TrainConfig } from './config.js';
-import { loadEntries, prepareData, type PreparedData, type PreparedItem } from './data.js';
+import { loadEntries, type PreparedData } from './data.js';
 import { TrainerError } from './errors.js';
 import { trainEnsemble } from './ensemble.js';
-import { evalBrief, evaluateSplit, scoreItems, type EvalResult } from './evaluate.js';
-import { createRunModel, runTokenizer, trainedVariables } from './model.js';
+import { evalBrief, type EvalResult } from './evaluate.js';
+import { createLmmRun, lmmTrainingTexts } from './lmm-run.js';
+import { runTokenizer } from './model.js';
+import { createCpLlmRun, type RunItem, type RunModel } from './run-model.js';
 import { plotRun, type EvalPoint, type StepPoint } from './plot.js';
 
 /** One line of `log.jsonl` for an optimiser step. */
@@ -88,6 +89,7 @@ export interface TrainResult {
   /** The trained model bundle (null when interrupted). */
   readonly bundleDir: string | null;
   readonly plotFile: string | null;
+  /** The bundle's raw → MOS mapping; null when interrupted, and for LMM-VQA (it scores on 1–5 itself). */
   readonly calibration: Calibration | null;
   /** Final evaluation on the validation and test splits (null when interrupted or the split is empty). */
   readonly val: EvalResult | null;
@@ -134,37 +136,6 @@ function evalRecord(split: 'val' | 'test', epoch: number, step: number, result: 
   };
 }
 
-/** Share of training scores a logistic may put on its asymptotes before {@link chooseCalibration} prefers linear. */
-export const MAX_SATURATED_SHARE = 0.1;
-
-/**
- * The raw → MOS mapping of a bundle, fitted on the training scores: the 4-parameter logistic,
- * unless it converges to a near-step function that puts more than {@link MAX_SATURATED_SHARE} of
- * the training scores within 0.001 MOS of its top or bottom (then many videos would get the same
- * score, and their order would be lost); then linear; identity when neither fits.
- */
-export function chooseCalibration(raw: readonly number[], mos: readonly number[]): Calibration {
-  if (raw.length < 4) return IDENTITY_CALIBRATION;
-  try {
-    const logistic = fitCalibration(raw, mos, { kind: 'logistic4' });
-    if (logistic.kind === 'logistic4') {
-      const { top, bottom } = logistic;
-      const saturated = raw.filter((r) => {
-        const v = applyCalibration(logistic, r);
-        return Math.abs(v - top) < 1e-3 || Math.abs(v - bottom) < 1e-3;
-      }).length;
-      if (saturated <= MAX_SATURATED_SHARE * raw.length) return logistic;
-    }
-  } catch {
-    // no logistic fit: linear below
-  }
-  try {
-    return fitCalibration(raw, mos, { kind: 'linear' });
-  } catch {
-    return IDENTITY_CALIBRATION;
-  }
-}
-
 /**
  * The `summary.json` of a finished run of this config in `config.output.dir` (same fingerprint
  * and number of epochs), or null: such a run can be reused instead of trained again.
@@ -177,17 +148,6 @@ export async function finishedRunSummary<T = Record<string, unknown>>(config: Tr
     // none, or unreadable: not finished
   }
   return null;
-}
-
-/** {@link chooseCalibration} on the model's raw scores of the training split. */
-async function fitRunCalibration(model: CpLlm, items: readonly PreparedItem[]): Promise<Calibration> {
-  const withTarget = items.filter((i) => scoreTarget(i.entry) !== null);
-  if (withTarget.length < 4) return IDENTITY_CALIBRATION;
-  const raw = await scoreItems(model, withTarget);
-  return chooseCalibration(
-    raw,
-    withTarget.map((i) => scoreTarget(i.entry) ?? 0),
-  );
 }
 
 function samplerOptions(config: TrainConfig, trainCount: number): PairSamplerOptions {
@@ -208,7 +168,8 @@ function samplerOptions(config: TrainConfig, trainCount: number): PairSamplerOpt
  * `log.jsonl`, atomic checkpoints every `train.checkpointEvery` steps (and on interrupt), and at
  * the end a calibrated model bundle, a plot of the curves and `summary.json`. With
  * `ensemble.members` > 1 (or `ensemble.groups`) it trains that many models with consecutive seeds
- * and bundles them as an ensemble (see `trainEnsemble`).
+ * and bundles them as an ensemble (see `trainEnsemble`). With `model.architecture: 'lmm-vqa'` it
+ * trains LMM-VQA the same way on single videos (`createLmmRun`).
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   return ensembleSize(config) > 1 ? trainEnsemble(config, options) : runTraining(config, options);
@@ -230,13 +191,15 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   await mkdir(runDir, { recursive: true });
 
   const { entries, root } = await loadEntries(config);
-  const tokenizer = await runTokenizer(config, trainingTexts(entries.filter((e) => e.split === 'train')));
-  const model = await createRunModel(config, tokenizer);
+  const lmm = config.model.architecture === 'lmm-vqa';
+  const trainSplit = entries.filter((e) => e.split === 'train');
+  const tokenizer = await runTokenizer(config, lmm ? lmmTrainingTexts(trainSplit) : trainingTexts(trainSplit));
+  const run: RunModel = lmm ? await createLmmRun(config, tokenizer) : await createCpLlmRun(config, tokenizer);
   const optimizer = tf.train.adam(config.train.lr, config.train.beta1, config.train.beta2, config.train.epsilon);
   try {
-    let data: PreparedData;
+    let data: PreparedData<RunItem>;
     try {
-      data = await prepareData(entries, root, model, {
+      data = await run.prepare(entries, root, {
         cacheDir: options.cacheDir ?? join(runDir, 'cache'),
         signal: options.signal,
         onProgress: (e) => options.onEvent?.({ type: 'prepare', ...e }),
@@ -248,8 +211,8 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     }
     const trainEntries = data.splits.train;
     if (trainEntries.length === 0) throw new TrainerError('E_SPLIT', `data.manifest: no decodable entry in the train split (${data.failed.length} failed)`);
-    const itemsOf = (split: 'train' | 'val' | 'test'): PreparedItem[] => data.splits[split].map((e) => data.items.get(e.id)).filter((i): i is PreparedItem => i !== undefined);
-    const vars = trainedVariables(model, config);
+    const itemsOf = (split: 'train' | 'val' | 'test'): RunItem[] => data.splits[split].map((e) => data.items.get(e.id)).filter((i): i is RunItem => i !== undefined);
+    const vars = run.vars;
     if (vars.length === 0) throw new TrainerError('E_CONFIG', 'train.freeze: every part is frozen; nothing to train');
     const samplerOpts = samplerOptions(config, trainEntries.length);
     let sampler = new PairSampler(trainEntries, samplerOpts);
@@ -293,7 +256,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     const evaluate = async (split: 'val' | 'test', atEpoch: number): Promise<EvalResult | null> => {
       const items = itemsOf(split);
       if (items.length === 0) return null;
-      const result = await evaluateSplit(model, items, { flipDiffs: config.eval.flipDiffs, descriptions: config.eval.descriptions });
+      const result = await run.evaluate(items, { flipDiffs: config.eval.flipDiffs, descriptions: config.eval.descriptions });
       const record = evalRecord(split, atEpoch, step, result);
       options.onEvent?.({ type: 'eval', record });
       await appendLog([record]);
@@ -303,12 +266,11 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
 
     const started = performance.now();
     const startStep = step;
-    const weights: Partial<Record<CpLlmLossPart, number>> = config.train.lossWeights;
     let pending: StepRecord[] = [];
     while (step < totalSteps) {
       const sample = sampler.next();
-      const built = buildBatch(model, data.items, sample, config.seed);
-      let parts: Partial<Record<CpLlmLossPart, number>> = {};
+      const built = run.step(data.items, sample);
+      let parts: Readonly<Record<string, number>> = {};
       let lossValue: number;
       const lr = learningRateAt(step, totalSteps, config.train);
       // tfjs's Adam reads its (protected) learning rate at every update.
@@ -316,7 +278,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       try {
         const loss = optimizer.minimize(
           () => {
-            const result = cpLlmObjective(model, built.batch, { weights, rankMargin: config.train.rankMargin });
+            const result = built.loss();
             parts = result.parts;
             return result.total;
           },
@@ -368,12 +330,12 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       lastVal.result !== null && lastVal.step === step
         ? lastVal.result
         : loggedVal
-          ? await evaluateSplit(model, itemsOf('val'), { flipDiffs: config.eval.flipDiffs, descriptions: 0 })
+          ? await run.evaluate(itemsOf('val'), { flipDiffs: config.eval.flipDiffs, descriptions: 0 })
           : await evaluate('val', epoch);
     const test = await evaluate('test', epoch);
-    const calibration = await fitRunCalibration(model, itemsOf('train'));
+    const calibration = await run.calibrate(itemsOf('train'));
     const bundleDir = join(runDir, 'bundle');
-    await saveBundle(model, bundleDir, { calibration, onnx: config.output.onnx });
+    await run.save(bundleDir, calibration);
     const plotFile = join(runDir, `curves.${config.output.plot}`);
     await plotRun(
       {
@@ -390,6 +352,6 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     return { runDir, interrupted: false, step, epoch, bundleDir, plotFile, calibration, val, test, log };
   } finally {
     optimizer.dispose();
-    await model.dispose();
+    await run.dispose();
   }
 }

@@ -25,5 +25,5 @@ export { LmmVqa, LMM_VQA_PROMPT, createLmmVqaConfig, lmmVqaAnswer, parseLmmVqaAn
 export type { LmmVqaConfig, LmmVqaConfigInit, LmmVqaInput, LmmVqaOutput } from './lmm-vqa.js';
 export { CP_LLM_PRESET_NAMES, DEFAULT_MODEL_NAME, MICRO_TOKENIZER_TEXTS, cpLlmPreset, findDefaultModel, presetTokenizer } from './presets.js';
 export type { CpLlmPresetName, CpLlmPresetOverrides, FindDefaultModelOptions } from './presets.js';
-export { CP_LLM_LOSS_PARTS, IGNORE_LABEL, cpLlmObjective } from './train-objective.js';
-export type { CpLlmLossPart, CpLlmObjective, CpLlmObjectiveOptions, CpLlmTrainBatch } from './train-objective.js';
+export { CP_LLM_LOSS_PARTS, IGNORE_LABEL, LMM_VQA_LOSS_PARTS, cpLlmObjective, lmmVqaObjective } from './train-objective.js';
+export type { CpLlmLossPart, CpLlmObjective, CpLlmObjectiveOptions, CpLlmTrainBatch, LmmVqaLossPart, LmmVqaObjective, LmmVqaTrainBatch } from './train-objective.js';

@@ -109,8 +109,12 @@ export class LmmVqa {
   private readonly promptIds: number[];
   private disposed = false;
 
-  /** A model with fresh seeded weights (or around a given base decoder, owned afterwards). */
-  constructor(config: LmmVqaConfig, options: { tokenizer: TokenizerFiles; decoder?: GemmaDecoder }) {
+  /**
+   * A model with fresh seeded weights (or around a given base decoder, owned afterwards).
+   * @param options.trainDecoderBase make a fresh decoder's base weights trainable too (for a decoder
+   *   trained from scratch; the paper freezes its pretrained language model)
+   */
+  constructor(config: LmmVqaConfig, options: { tokenizer: TokenizerFiles; decoder?: GemmaDecoder; trainDecoderBase?: boolean }) {
     this.config = config;
     const d = config.decoder.hiddenSize;
     const seed = config.seed;
@@ -123,7 +127,7 @@ export class LmmVqa {
     this.spatialProjector = new Projector(config.spatialVit.hiddenSize, d, { seed: seed + 22 });
     this.temporalEncoder = new TemporalEncoder({ ...config.temporal, outputDim: d, seed: seed + 23 });
     this.levelHead = new LevelHead({ inputDim: d, seed: seed + 24 });
-    this.decoder = options.decoder ?? new GemmaDecoder(config.decoder, initGemmaWeights(config.decoder, createRng(seed + 25)));
+    this.decoder = options.decoder ?? new GemmaDecoder(config.decoder, initGemmaWeights(config.decoder, createRng(seed + 25)), { trainBase: options.trainDecoderBase ?? false });
     tf.tidy(() => {
       this.decoder.addLora(config.lora, seed + 26);
     });

@@ -3,8 +3,10 @@ import { tf } from '@vqlm/runtime';
 import { CpLlm } from './cp-llm.js';
 import { ModelError } from './errors.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
-import { IGNORE_LABEL, cpLlmObjective, type CpLlmTrainBatch } from './train-objective.js';
-import { bytes, useTestBackend } from './__fixtures__/tiny.js';
+import { LmmVqa, lmmVqaAnswer } from './lmm-vqa.js';
+import { IGNORE_LABEL, cpLlmObjective, lmmVqaObjective, type CpLlmTrainBatch, type LmmVqaTrainBatch } from './train-objective.js';
+import { bytes, microLmmVqaConfig, useTestBackend } from './__fixtures__/tiny.js';
+import { buildWordPieceTokenizer } from '@vqlm/decoder-lora';
 
 async function microModel(): Promise<CpLlm> {
   await useTestBackend();
@@ -109,5 +111,69 @@ describe('cpLlmObjective', () => {
     expect(() => tf.tidy(() => cpLlmObjective(model, batch, { weights: { mse: -1 } }).total)).toThrow(/weights.mse/);
     tf.dispose([batch.first.contextFeatures, batch.second.contextFeatures]);
     await model.dispose();
+  });
+});
+
+describe('lmmVqaObjective', () => {
+  async function lmm(): Promise<{ model: LmmVqa; batch: LmmVqaTrainBatch }> {
+    await useTestBackend();
+    const targets = [4.6, 1.4, 3.0, null];
+    const answers = targets.map((t) => lmmVqaAnswer(t ?? 3, t === null ? 'fair' : t > 4.2 ? 'excellent' : t < 1.8 ? 'bad' : 'fair'));
+    const tokenizer = buildWordPieceTokenizer([...answers, 'how would you rate the quality of this video? answer with a score and a level.'], { vocabSize: 96 });
+    const model = new LmmVqa(microLmmVqaConfig({ seed: 5 }), { tokenizer, trainDecoderBase: true });
+    const { m, spatialVit, temporal } = model.config;
+    const b = targets.length;
+    const s = spatialVit.imageSize;
+    const bos = model.tokenizer.bosTokenId!;
+    const encoded = answers.map((a) => model.tokenizer.encode(a));
+    const width = Math.max(...encoded.map((ids) => ids.length));
+    const inputIds = encoded.map((ids) => [bos, ...ids, ...new Array<number>(width - ids.length).fill(0)]);
+    const labels = encoded.map((ids) => [...ids, ...new Array<number>(width - ids.length + 1).fill(IGNORE_LABEL)]);
+    return {
+      model,
+      batch: {
+        frames: { data: bytes(b * m * s * s * 3, 11), dims: [b, m, s, s, 3] },
+        clip: { data: bytes(b * temporal.numFrames * temporal.imageSize ** 2 * 3, 12), dims: [b, temporal.numFrames, temporal.imageSize, temporal.imageSize, 3] },
+        inputIds,
+        labels,
+        scoreTargets: targets,
+      },
+    };
+  }
+
+  it('a few Adam steps lower every loss part; the level head learns the targets\' levels', async () => {
+    const { model, batch } = await lmm();
+    const optimizer = tf.train.adam(1e-2);
+    const history: Record<string, number>[] = [];
+    for (let step = 0; step < 25; step++) {
+      optimizer.minimize(() => {
+        const { total, parts } = lmmVqaObjective(model, batch);
+        history.push(parts);
+        return total;
+      }, false, model.trainableVariables());
+    }
+    const [first, last] = [history[0], history[history.length - 1]];
+    expect(Object.keys(first).sort()).toEqual(['ce', 'level', 'mse']);
+    expect(last.ce).toBeLessThan(first.ce * 0.8);
+    expect(last.level).toBeLessThan(first.level * 0.5);
+    expect(last.mse).toBeLessThan(first.mse * 0.5);
+    const out = model.forward({ frames: batch.frames, clip: batch.clip, targetTokenIds: batch.inputIds });
+    const scores = Array.from(await out.levelScores.data());
+    tf.dispose([out.levelLogits, out.levelScores, out.logits]);
+    expect(scores[0]).toBeGreaterThan(scores[2]);
+    expect(scores[2]).toBeGreaterThan(scores[1]);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('leaves out parts without rows and names bad batch fields', async () => {
+    const { model, batch } = await lmm();
+    const unlabelled = { ...batch, scoreTargets: [null, null, null, null] };
+    expect(Object.keys(tf.tidy(() => lmmVqaObjective(model, unlabelled).parts))).toEqual(['ce']);
+    expect(() => tf.tidy(() => lmmVqaObjective(model, unlabelled, { weights: { ce: 0 } }).total)).toThrow(/batch: no loss part has rows/);
+    expect(() => tf.tidy(() => lmmVqaObjective(model, { ...batch, scoreTargets: [1] }).total)).toThrow(/batch.scoreTargets: expected 4 rows, got 1/);
+    expect(() => tf.tidy(() => lmmVqaObjective(model, { ...batch, labels: batch.labels.map((r) => r.slice(1)) }).total)).toThrow(/batch.labels\[0\]: expected \d+ ids as in inputIds/);
+    expect(() => tf.tidy(() => lmmVqaObjective(model, batch, { weights: { level: Number.NaN } }).total)).toThrow(/weights.level: expected a finite number ≥ 0, got NaN/);
+    model.dispose();
   });
 });

@@ -1,7 +1,10 @@
+import type { PixelInput } from '@vqlm/encoders';
+import { QUALITY_LEVELS, levelFromScore } from '@vqlm/heads';
 import { maskedMse, multiTask, rankingHinge, tokenCrossEntropy } from '@vqlm/losses';
 import { tf } from '@vqlm/runtime';
 import { type CpLlm, type CpLlmViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
+import type { LmmVqa } from './lmm-vqa.js';
 
 /** Names of CP-LLM's loss parts: MSE on scores (Eq. 2), ranking hinge on pairs (Eq. 1), token cross-entropy on descriptions (Eq. 3). */
 export const CP_LLM_LOSS_PARTS = ['mse', 'rank', 'ce'] as const;
@@ -44,6 +47,18 @@ export interface CpLlmObjectiveOptions {
   readonly rankMargin?: number;
 }
 
+function checkWeights(weights: Readonly<Record<string, number>>): void {
+  for (const [name, w] of Object.entries(weights)) {
+    if (!(Number.isFinite(w) && w >= 0)) throw new ModelError('E_MODEL_ARG', `weights.${name}: expected a finite number ≥ 0, got ${w}`);
+  }
+}
+
+function checkLabels(batch: { readonly inputIds: readonly (readonly number[])[]; readonly labels: readonly (readonly number[])[] }): void {
+  batch.labels.forEach((row, i) => {
+    if (row.length !== batch.inputIds[i].length) throw new ModelError('E_MODEL_ARG', `batch.labels[${i}]: expected ${batch.inputIds[i].length} ids as in inputIds, got ${row.length}`);
+  });
+}
+
 function checkRows(name: string, value: readonly unknown[] | undefined, b: number): void {
   if (!Array.isArray(value) || value.length !== b) {
     throw new ModelError('E_MODEL_ARG', `batch.${name}: expected ${b} rows, got ${Array.isArray(value) ? value.length : String(value)}`);
@@ -63,16 +78,12 @@ export function cpLlmObjective(model: CpLlm, batch: CpLlmTrainBatch, options: Cp
   const b = batch?.inputIds?.length ?? 0;
   if (b === 0) throw new ModelError('E_MODEL_ARG', 'batch.inputIds: expected at least one row');
   for (const name of ['labels', 'scoreTargets', 'rankLabels', 'secondVisible'] as const) checkRows(name, batch[name], b);
-  batch.labels.forEach((row, i) => {
-    if (row.length !== batch.inputIds[i].length) throw new ModelError('E_MODEL_ARG', `batch.labels[${i}]: expected ${batch.inputIds[i].length} ids as in inputIds, got ${row.length}`);
-  });
+  checkLabels(batch);
   batch.rankLabels.forEach((pair, i) => {
     if (pair !== null && !batch.secondVisible[i]) throw new ModelError('E_MODEL_ARG', `batch.rankLabels[${i}]: a single row (secondVisible false) cannot have rank labels`);
   });
   const weights = { mse: 1, rank: 1, ce: 1, ...options.weights };
-  for (const [name, w] of Object.entries(weights)) {
-    if (!(Number.isFinite(w) && w >= 0)) throw new ModelError('E_MODEL_ARG', `weights.${name}: expected a finite number ≥ 0, got ${w}`);
-  }
+  checkWeights(weights);
   const output = model.forward({ first: batch.first, second: batch.second, secondVisible: batch.secondVisible, targetTokenIds: batch.inputIds, training: true });
   const parts: Record<string, tf.Tensor> = {};
   const used: Record<string, number> = {};
@@ -99,6 +110,77 @@ export function cpLlmObjective(model: CpLlm, batch: CpLlmTrainBatch, options: Cp
     used.ce = weights.ce;
   }
   if (Object.keys(parts).length === 0) throw new ModelError('E_MODEL_ARG', 'batch: no loss part has rows (no score targets, no pairs, and ce weight 0)');
+  const result = multiTask(parts, used);
+  return { total: result.total, parts: result.parts };
+}
+
+/**
+ * Names of LMM-VQA's loss parts: token cross-entropy on the answer (`the quality score is 3.42.
+ * the quality level is fair.`), cross-entropy of the level head against the target's level, and
+ * MSE between the level head's probability-weighted score and the target.
+ */
+export const LMM_VQA_LOSS_PARTS = ['ce', 'level', 'mse'] as const;
+export type LmmVqaLossPart = (typeof LMM_VQA_LOSS_PARTS)[number];
+
+/** One LMM-VQA training batch of B single videos. */
+export interface LmmVqaTrainBatch {
+  /** Key frames `[B, M, S, S, 3]`, values 0..255. */
+  readonly frames: PixelInput;
+  /** Clips `[B, T, s, s, 3]`, values 0..255. */
+  readonly clip: PixelInput;
+  /** Decoder inputs `[B, T']`: start token, answer, end token, padding. */
+  readonly inputIds: number[][];
+  /** Targets `[B, T']`: `inputIds` shifted left by one; {@link IGNORE_LABEL} where nothing is predicted. */
+  readonly labels: number[][];
+  /** `[B]`: target score (MOS or pseudo-MOS, 1–5) for the level and MSE parts, or null (masked). */
+  readonly scoreTargets: readonly (number | null)[];
+}
+
+/** Result of {@link lmmVqaObjective}. */
+export interface LmmVqaObjective {
+  readonly total: tf.Scalar;
+  readonly parts: Partial<Record<LmmVqaLossPart, number>>;
+}
+
+/**
+ * LMM-VQA's training objective on one batch: `w_ce·L_ce + w_level·L_level + w_mse·L_mse`. The paper
+ * (arXiv 2408.14008) trains on the answer text alone (L_ce); the level head that scores here (as
+ * Q-Align's probability-weighted level) is trained on the target's level (L_level, 1–5 cut into
+ * five equal bands as `levelFromScore`) and, so that videos within one level keep their order, on
+ * the weighted score itself (L_mse). A part with weight 0, or without rows, is left out. Call it
+ * inside `optimizer.minimize` (or `tf.tidy`).
+ * @throws ModelError `E_MODEL_ARG` naming the batch field that does not fit.
+ */
+export function lmmVqaObjective(model: LmmVqa, batch: LmmVqaTrainBatch, options: { readonly weights?: Partial<Record<LmmVqaLossPart, number>> } = {}): LmmVqaObjective {
+  const b = batch?.inputIds?.length ?? 0;
+  if (b === 0) throw new ModelError('E_MODEL_ARG', 'batch.inputIds: expected at least one row');
+  for (const name of ['labels', 'scoreTargets'] as const) checkRows(name, batch[name], b);
+  checkLabels(batch);
+  const weights = { ce: 1, level: 1, mse: 1, ...options.weights };
+  checkWeights(weights);
+  const output = model.forward({ frames: batch.frames, clip: batch.clip, targetTokenIds: batch.inputIds, training: true });
+  const parts: Record<string, tf.Tensor> = {};
+  const used: Record<string, number> = {};
+  const rows = batch.scoreTargets.flatMap((t, i) => (t === null ? [] : [i]));
+  if (rows.length > 0 && (weights.level > 0 || weights.mse > 0)) {
+    const index = tf.tensor1d(rows, 'int32');
+    const targets = rows.map((i) => batch.scoreTargets[i] as number);
+    if (weights.level > 0) {
+      const levels = tf.tensor2d(targets.map((t) => [QUALITY_LEVELS.indexOf(levelFromScore(t))]), [rows.length, 1], 'int32');
+      const logits = tf.expandDims(tf.gather(output.levelLogits, index), 1);
+      parts.level = tokenCrossEntropy(logits, levels, { ignoreIndex: IGNORE_LABEL });
+      used.level = weights.level;
+    }
+    if (weights.mse > 0) {
+      parts.mse = maskedMse(tf.gather(output.levelScores, index), tf.tensor1d(targets, 'float32'), tf.ones([rows.length]));
+      used.mse = weights.mse;
+    }
+  }
+  if (weights.ce > 0) {
+    parts.ce = tokenCrossEntropy(output.logits, tf.tensor2d(batch.labels, undefined, 'int32'), { ignoreIndex: IGNORE_LABEL });
+    used.ce = weights.ce;
+  }
+  if (Object.keys(parts).length === 0) throw new ModelError('E_MODEL_ARG', 'batch: no loss part has rows (no score targets and ce weight 0)');
   const result = multiTask(parts, used);
   return { total: result.total, parts: result.parts };
 }

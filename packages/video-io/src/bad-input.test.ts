@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { childPids, makeClip } from './__fixtures__/clips.js';
+import { runFfmpeg } from './ffmpeg-runner.js';
 import { fullReference, makeVariants, probe, sampleKeyFrames, VideoIOError } from './index.js';
 
 let dir: string;
@@ -128,6 +129,15 @@ describe('bad input: always a VideoIOError naming the file', () => {
     const err = await rejection(sampleKeyFrames(path, { m: 3 }));
     expect(err.code).toBe('E_DECODE');
     expect(err.message).toMatch(/garbled\.mp4.*could be decoded/);
+  });
+
+  it('says how ffmpeg ended (exit code) and why (its last stderr lines)', async () => {
+    const source = makeClip(join(dir, 'encode-me.mp4'), { width: 64, height: 48, frames: 4 });
+    const err = await rejection(
+      runFfmpeg({ inputs: [{ source }], outputOptions: ['-c:v', 'no-such-encoder', '-f', 'null'], output: '-', timeoutMs: 30_000, label: 'encode-me.mp4', failureCode: 'E_ENCODE' }),
+    );
+    expect(err.code).toBe('E_ENCODE');
+    expect(err.message).toMatch(/^ffmpeg failed on encode-me\.mp4: ffmpeg exited with code \d+; .*no-such-encoder/);
   });
 
   it('rejects absurd dimensions', async () => {

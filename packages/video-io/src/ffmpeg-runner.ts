@@ -135,7 +135,11 @@ export function runFfmpeg(run: FfmpegRun): Promise<{ stderr: string[] }> {
           ),
         };
       } else {
-        const detail = tail(stderr) || message;
+        // fluent-ffmpeg's own words say how ffmpeg ended (exit code, signal, a closed pipe); its
+        // stderr tail says why. Both, so that a failure whose stderr looks normal is explained.
+        const how = /^(ffmpeg exited with code -?\d+|ffmpeg was killed with signal \w+)/.exec(message)?.[1] ?? message.split('\n')[0].slice(0, 200);
+        const why = tail(stderr);
+        const detail = why ? `${how}; ${why}` : message;
         outcome = {
           error: new VideoIOError(run.failureCode, `ffmpeg failed on ${run.label}: ${detail}`, {
             cause: err,

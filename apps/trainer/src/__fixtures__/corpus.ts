@@ -81,3 +81,23 @@ export function microConfig(manifest: string, out: string, overrides: { train?: 
     output: { dir: out, plot: 'svg', onnx: false },
   };
 }
+
+/** {@link microConfig} for LMM-VQA: M = 2 key frames of 32² into a micro spatial ViT, 4 clip frames of 16² into a one-block temporal encoder, the same decoder. */
+export function microLmmConfig(manifest: string, out: string, overrides: { train?: Record<string, unknown>; seed?: number } = {}): TrainConfigInput {
+  const base = microConfig(manifest, out, { seed: overrides.seed });
+  const { pairRatio: _pairs, ...train } = base.train as Record<string, unknown>;
+  return {
+    ...base,
+    name: 'micro-lmm',
+    model: {
+      architecture: 'lmm-vqa',
+      m: 2,
+      lmm: {
+        spatialVit: { preset: 'micro', imageSize: 32, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpDim: 32 },
+        temporal: { numFrames: 4, imageSize: 16, tubeletFrames: 2, patchSize: 8, hiddenSize: 16, numLayers: 1, numHeads: 2, mlpDim: 32 },
+      },
+      decoder: { vocabSize: 128, hiddenSize: 16, intermediateSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1, headDim: 8 },
+    },
+    train: { ...train, ...overrides.train },
+  };
+}
