@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Option, type Command } from 'commander';
 import type { Scorer } from '@vqlm/models';
 import { CliError } from './cli-error.js';
 
@@ -39,15 +40,32 @@ export async function resolveModel(model: string | undefined): Promise<string> {
   return found;
 }
 
+/** Engines of `--engine`: `auto` scores in ONNX Runtime when the bundle has the exports (`vqlm export-onnx`), else tfjs. */
+export const ENGINES = ['auto', 'tfjs', 'onnx'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** The flags every model command takes. */
+export interface ModelFlags {
+  model?: string;
+  engine?: Engine;
+}
+
+/** Adds `--model <bundle>` and `--engine <auto|tfjs|onnx>` to a model command. */
+export function withModelOptions(command: Command): Command {
+  return command
+    .option('--model <bundle>', MODEL_OPTION_HELP)
+    .addOption(new Option('--engine <engine>', 'scoring engine: auto (ONNX Runtime when the bundle has its ONNX exports, else tfjs), tfjs, or onnx').choices(ENGINES).default('auto'));
+}
+
 /**
  * Opens a scorer on the bundle `model` (or the default one, see
- * {@link resolveModel}); tfjs backend chosen by `initBackend`: `VQLM_BACKEND`,
- * else tfjs-node-gpu → tfjs-node → wasm → cpu. `@vqlm/models` is imported
- * lazily so commands without a model start fast.
+ * {@link resolveModel}) with `engine`; tfjs backend chosen by `initBackend`:
+ * `VQLM_BACKEND`, else tfjs-node-gpu → tfjs-node → wasm → cpu. `@vqlm/models`
+ * is imported lazily so commands without a model start fast.
  */
-export async function openScorer(model: string | undefined): Promise<Scorer> {
+export async function openScorer(model: string | undefined, engine: Engine = 'auto'): Promise<Scorer> {
   const dir = await resolveModel(model);
   const [{ initBackend }, { createScorer }] = await Promise.all([import('@vqlm/runtime'), import('@vqlm/models')]);
   await initBackend({ log: () => undefined });
-  return createScorer(dir);
+  return createScorer(dir, { engine });
 }

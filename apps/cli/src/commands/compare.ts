@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import type { CommandModule } from '../command.js';
 import { printJson } from '../output.js';
-import { MODEL_OPTION_HELP, openScorer } from '../model.js';
+import { openScorer, withModelOptions, type ModelFlags } from '../model.js';
 import { formatScore, scoreRecord } from './score.js';
 
-interface CompareFlags {
-  model?: string;
+interface CompareFlags extends ModelFlags {
   describe?: boolean;
   json?: boolean;
 }
@@ -14,16 +13,17 @@ interface CompareFlags {
 export const compareCommand: CommandModule = {
   name: 'compare',
   register(program: Command): void {
-    program
-      .command('compare')
-      .description('score two videos with a model bundle and say which is better')
-      .argument('<a>', 'first video')
-      .argument('<b>', 'second video')
-      .option('--model <bundle>', MODEL_OPTION_HELP)
+    withModelOptions(
+      program
+        .command('compare')
+        .description('score two videos with a model bundle and say which is better')
+        .argument('<a>', 'first video')
+        .argument('<b>', 'second video')
+    )
       .option("--describe", "also generate the model's comparison of the pair")
       .option('--json', 'one JSON object: {a, b, difference, better, description?}')
       .action(async (a: string, b: string, flags: CompareFlags) => {
-        const scorer = await openScorer(flags.model);
+        const scorer = await openScorer(flags.model, flags.engine);
         try {
           const result = await scorer.compare(a, b, { describe: flags.describe === true });
           if (flags.json) {

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import type { CommandModule } from '../command.js';
 import { printJson } from '../output.js';
-import { MODEL_OPTION_HELP, openScorer } from '../model.js';
+import { openScorer, withModelOptions, type ModelFlags } from '../model.js';
 
-interface DescribeFlags {
-  model?: string;
+interface DescribeFlags extends ModelFlags {
   json?: boolean;
 }
 
@@ -12,14 +11,15 @@ interface DescribeFlags {
 export const describeCommand: CommandModule = {
   name: 'describe',
   register(program: Command): void {
-    program
-      .command('describe')
-      .description("the model's description of a video's quality (greedy, deterministic)")
-      .argument('<video>', 'video file')
-      .option('--model <bundle>', MODEL_OPTION_HELP)
+    withModelOptions(
+      program
+        .command('describe')
+        .description("the model's description of a video's quality (greedy, deterministic)")
+        .argument('<video>', 'video file')
+    )
       .option('--json', 'one JSON object: {path, description}')
       .action(async (video: string, flags: DescribeFlags) => {
-        const scorer = await openScorer(flags.model);
+        const scorer = await openScorer(flags.model, flags.engine);
         try {
           const description = await scorer.describe(video);
           if (flags.json) printJson({ path: video, description });

@@ -5,12 +5,11 @@ import { flipRateByDiff, summary, type FlipBucket, type MetricSummary } from '@v
 import { CliError, formatError } from '../cli-error.js';
 import type { CommandModule } from '../command.js';
 import { flipSamples, formatFlipLines, levelDiffs, scoreEntries, type FailedEntry, type FlipUnit, type ScoredEntry } from '../flips.js';
-import { MODEL_OPTION_HELP, openScorer } from '../model.js';
+import { openScorer, withModelOptions, type ModelFlags } from '../model.js';
 import { printJson } from '../output.js';
 
-interface EvalFlags {
+interface EvalFlags extends ModelFlags {
   manifest?: string;
-  model?: string;
   json?: boolean;
 }
 
@@ -57,17 +56,18 @@ function formatReport(report: EvalReport): string {
 export const evalCommand: CommandModule = {
   name: 'eval',
   register(program: Command): void {
-    program
-      .command('eval')
-      .description('score every entry of a manifest; SRCC/PLCC/KRCC/RMSE against MOS (or pseudo-MOS) and flip rate by level difference')
+    withModelOptions(
+      program
+        .command('eval')
+        .description('score every entry of a manifest; SRCC/PLCC/KRCC/RMSE against MOS (or pseudo-MOS) and flip rate by level difference')
+    )
       .option('--manifest <file>', 'manifest (JSONL, or CSV by extension); paths relative to its folder')
-      .option('--model <bundle>', MODEL_OPTION_HELP)
       .option('--json', 'one JSON object with the whole report')
       .action(async (flags: EvalFlags) => {
         if (!flags.manifest) throw new CliError('--manifest <file> is required', 'E_NO_MANIFEST');
         const entries = await readManifest(flags.manifest);
         const root = dirname(resolve(flags.manifest));
-        const scorer = await openScorer(flags.model);
+        const scorer = await openScorer(flags.model, flags.engine);
         let scored: ScoredEntry[];
         let failed: FailedEntry[];
         try {

@@ -33,6 +33,24 @@ describe('vqlm export-onnx', () => {
     expect(text.stdout).toBe(`${bundle}: context_tower.onnx, pixel_encoder.onnx, quality_head.onnx\n`);
   });
 
+  it('--engine picks tfjs or ONNX Runtime; onnx on a bundle without the exports fails naming the fix', async () => {
+    const exported = await makeTinyBundle(dir, 5, 'engine-bundle');
+    const plain = JSON.parse((await runCli(['score', clip, '--model', exported, '--json', '--engine', 'tfjs'])).stdout) as { score: number };
+    const refused = await runCli(['score', clip, '--model', exported, '--engine', 'onnx']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/model\.json has no files\.onnx; save the bundle with \{ onnx: true \} or export it with exportBundleOnnx \(vqlm export-onnx\)/);
+    expect((await runCli(['export-onnx', exported])).code).toBe(0);
+    for (const engine of ['onnx', 'auto']) {
+      const result = await runCli(['score', clip, '--model', exported, '--json', '--engine', engine]);
+      expect(result.code).toBe(0);
+      expect(Math.abs((JSON.parse(result.stdout) as { score: number }).score - plain.score)).toBeLessThan(1e-4);
+    }
+    const bad = await runCli(['describe', clip, '--model', exported, '--engine', 'gpu']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--engine <engine>' argument 'gpu' is invalid\. Allowed choices are auto, tfjs, onnx/);
+  });
+
   it('fails with one line naming a directory that is not a bundle', async () => {
     const result = await runCli(['export-onnx', join(dir, 'nothing')]);
     expect(result.code).not.toBe(0);

@@ -6,13 +6,12 @@ import { flipRateByDiff, type FlipBucket } from '@vqlm/metrics';
 import { CliError } from '../cli-error.js';
 import type { CommandModule } from '../command.js';
 import { flipSamples, formatFlipLines, levelDiffs, reportFailure, scoreEntries, type FailedEntry, type FlipUnit, type ScoredEntry } from '../flips.js';
-import { MODEL_OPTION_HELP, openScorer, resolveModel } from '../model.js';
+import { openScorer, withModelOptions, type ModelFlags, resolveModel } from '../model.js';
 import { printJson } from '../output.js';
 import { readScores } from './metrics.js';
 
-interface FlipRateFlags {
+interface FlipRateFlags extends ModelFlags {
   manifest?: string;
-  model?: string;
   scores?: string;
   diffs?: string;
   json?: boolean;
@@ -108,11 +107,12 @@ function formatReport(report: FlipRateReport): string {
 export const flipRateCommand: CommandModule = {
   name: 'flip-rate',
   register(program: Command): void {
-    program
-      .command('flip-rate')
-      .description('score every variant of a manifest and print the flip rate (worse variant scored higher) by CRF or level difference, and overall')
+    withModelOptions(
+      program
+        .command('flip-rate')
+        .description('score every variant of a manifest and print the flip rate (worse variant scored higher) by CRF or level difference, and overall')
+    )
       .option('--manifest <file>', 'manifest (JSONL, or CSV by extension); paths relative to its folder')
-      .option('--model <bundle>', MODEL_OPTION_HELP)
       .option('--scores <file>', 'precomputed scores instead of a model: CSV id,score or JSON lines {"id","score"} (.jsonl), ids of the manifest')
       .option('--diffs <list>', 'level differences to report, e.g. 2,4,10 (default: every difference that occurs)')
       .option('--json', 'one JSON object with the whole report')
@@ -138,7 +138,7 @@ export const flipRateCommand: CommandModule = {
         } else {
           const model = await resolveModel(flags.model);
           source = { kind: 'model', model };
-          const scorer = await openScorer(model);
+          const scorer = await openScorer(model, flags.engine);
           try {
             ({ scored, failed } = await scoreEntries(scorer, variants, dirname(resolve(flags.manifest)), 'flip-rate'));
           } finally {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ScoreResult } from '@vqlm/models';
 import { CliError, formatError } from '../cli-error.js';
 import type { CommandModule } from '../command.js';
-import { MODEL_OPTION_HELP, openScorer } from '../model.js';
+import { openScorer, withModelOptions, type ModelFlags } from '../model.js';
 import { createProgress, printJson } from '../output.js';
 
 /** The JSON / printed shape of one scored video. */
@@ -27,8 +27,7 @@ export function formatScore(result: ScoreResult): string {
   return result.description === undefined ? line : `${line}\n  ${result.description}`;
 }
 
-interface ScoreFlags {
-  model?: string;
+interface ScoreFlags extends ModelFlags {
   describe?: boolean;
   json?: boolean;
 }
@@ -37,15 +36,16 @@ interface ScoreFlags {
 export const scoreCommand: CommandModule = {
   name: 'score',
   register(program: Command): void {
-    program
-      .command('score')
-      .description('score videos (1–5 MOS scale) with a model bundle; bad videos are reported and skipped')
-      .argument('<video...>', 'video files')
-      .option('--model <bundle>', MODEL_OPTION_HELP)
+    withModelOptions(
+      program
+        .command('score')
+        .description('score videos (1–5 MOS scale) with a model bundle; bad videos are reported and skipped')
+        .argument('<video...>', 'video files')
+    )
       .option('--describe', 'also generate a description of each video (slower)')
       .option('--json', 'one JSON object per video per line: {path, score, level, perFrame, members? (an ensemble\'s member scores), description?}')
       .action(async (videos: string[], flags: ScoreFlags) => {
-        const scorer = await openScorer(flags.model);
+        const scorer = await openScorer(flags.model, flags.engine);
         const progress = videos.length > 1 ? createProgress(videos.length, 'score') : undefined;
         let failed = 0;
         try {
