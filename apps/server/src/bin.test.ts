@@ -44,6 +44,15 @@ describe('vqlm-server flags', () => {
     expect(fromFlags.options).toMatchObject({ port: 9002, concurrency: 2, headersTimeoutMs: 500 });
   });
 
+  it('--engine / VQLM_ENGINE picks the scoring engine (default auto); other values are refused', async () => {
+    expect((await parse([])).options?.engine).toBe('auto');
+    expect((await parse([], { VQLM_ENGINE: 'tfjs' })).options?.engine).toBe('tfjs');
+    expect((await parse(['--engine', 'onnx'], { VQLM_ENGINE: 'tfjs' })).options?.engine).toBe('onnx');
+    const bad = await parse(['--engine', 'gpu']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--engine <engine>' argument 'gpu' is invalid\. Allowed choices are auto, tfjs, onnx/);
+  });
+
   it('refuses bad numbers, naming the flag', async () => {
     const bad = await parse(['--concurrency', '0']);
     expect(bad.code).not.toBe(0);

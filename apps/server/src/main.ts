@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG, type ServerConfig } from './config.js';
 import { InProcessQueue } from './jobs/in-process-queue.js';
 import { createScorerProcessor } from './jobs/processor.js';
 import type { JobProcessor, JobQueue } from './jobs/queue.js';
-import { loadScorer, resolveModelDir } from './model.js';
+import { SCORING_ENGINES, loadScorer, resolveModelDir, type ScoringEngine } from './model.js';
 import { runRedisApi, runWorker } from './scale-out.js';
 import { buildServer } from './server.js';
 import { SERVER_VERSION } from './version.js';
@@ -20,6 +20,7 @@ export interface ServerCliOptions {
   readonly host: string;
   readonly model?: string;
   readonly backend?: BackendName;
+  readonly engine: ScoringEngine;
   readonly mediaRoot?: string;
   readonly spoolDir: string;
   readonly maxUploadMb: number;
@@ -59,6 +60,7 @@ export function createProgram(run: (options: ServerCliOptions) => Promise<number
     .addOption(new Option('--host <addr>', 'listen address').env('HOST').default('127.0.0.1'))
     .addOption(new Option('--model <dir>', 'model bundle directory (default: $VQLM_MODEL, else models/vqlm-tiny found walking up)'))
     .addOption(new Option('--backend <name>', 'tfjs backend (default: $VQLM_BACKEND, else the best available)'))
+    .addOption(new Option('--engine <engine>', 'scoring engine: auto (ONNX Runtime when the bundle has its ONNX exports, else tfjs), tfjs or onnx').env('VQLM_ENGINE').choices(SCORING_ENGINES).default('auto'))
     .addOption(new Option('--media-root <dir>', 'directory JSON `path` inputs are resolved under (unset: path inputs are refused)').env('VQLM_MEDIA_ROOT'))
     .addOption(new Option('--spool-dir <dir>', 'directory for uploads waiting for their job').env('VQLM_SPOOL_DIR').default(DEFAULT_CONFIG.spoolDir))
     .addOption(new Option('--max-upload-mb <n>', 'largest upload per file (MiB)').env('VQLM_MAX_UPLOAD_MB').default(DEFAULT_CONFIG.maxUploadBytes / 1024 / 1024).argParser(number(0.001, false)))
@@ -153,7 +155,7 @@ export async function runServer(options: ServerCliOptions): Promise<number> {
   const url = await server.listen({ port: options.port, host: options.host });
   app.log.info({ url, model: modelDir, mode }, 'listening; loading the model');
   try {
-    scorer = await loadScorer(modelDir, { backend: options.backend, log: (line) => app.log.info(line) });
+    scorer = await loadScorer(modelDir, { backend: options.backend, engine: options.engine, log: (line) => app.log.info(line) });
   } catch (error) {
     app.log.error({ err: error, model: modelDir }, 'cannot load the model');
     await server.shutdown({ drainTimeoutMs: 0 });

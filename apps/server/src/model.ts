@@ -23,8 +23,15 @@ export function resolveModelDir(model: string | undefined): string {
   return found;
 }
 
-/** Initialises the tfjs backend (`backend`, else `VQLM_BACKEND`, else the best available) and opens a scorer on the bundle. */
-export async function loadScorer(modelDir: string, options: { backend?: BackendName; log?: (line: string) => void } = {}): Promise<Scorer> {
+/** Scoring engines: `auto` runs the scoring path in ONNX Runtime when the bundle has its ONNX exports, else tfjs. */
+export const SCORING_ENGINES = ['auto', 'tfjs', 'onnx'] as const;
+export type ScoringEngine = (typeof SCORING_ENGINES)[number];
+
+/**
+ * Initialises the tfjs backend (`backend`, else `VQLM_BACKEND`, else the best available) and opens
+ * a scorer on the bundle with `engine` (default `auto`).
+ */
+export async function loadScorer(modelDir: string, options: { backend?: BackendName; engine?: ScoringEngine; log?: (line: string) => void } = {}): Promise<Scorer> {
   await initBackend({ ...(options.backend ? { backend: options.backend } : {}), log: options.log ?? (() => undefined) });
-  return createScorer(modelDir);
+  return createScorer(modelDir, { engine: options.engine ?? 'auto' });
 }

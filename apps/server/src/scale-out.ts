@@ -10,7 +10,7 @@ import type { ServerConfig } from './config.js';
 import { BullMqQueue } from './jobs/bullmq-queue.js';
 import { BullMqWorker } from './jobs/bullmq-worker.js';
 import { createScorerProcessor } from './jobs/processor.js';
-import { loadScorer, resolveModelDir } from './model.js';
+import { loadScorer, resolveModelDir, type ScoringEngine } from './model.js';
 import { buildServer } from './server.js';
 
 /** The flags of `vqlm-server` that scale-out mode reads. */
@@ -18,6 +18,7 @@ export interface ScaleOutCliOptions {
   readonly redisUrl?: string;
   readonly model?: string;
   readonly backend?: BackendName;
+  readonly engine?: ScoringEngine;
   readonly port: number;
   readonly host: string;
   readonly concurrency: number;
@@ -74,7 +75,7 @@ export async function runRedisApi(options: ScaleOutCliOptions, context: ScaleOut
   if (options.localWorker) {
     const modelDir = resolveModelDir(options.model);
     try {
-      scorer = await loadScorer(modelDir, { backend: options.backend, log: (line) => app.log.info(line) });
+      scorer = await loadScorer(modelDir, { backend: options.backend, engine: options.engine, log: (line) => app.log.info(line) });
     } catch (error) {
       app.log.error({ err: error, model: modelDir }, 'cannot load the model');
       await server.shutdown({ drainTimeoutMs: 0 });
@@ -105,7 +106,7 @@ export async function runWorker(options: ScaleOutCliOptions, context: Pick<Scale
   const modelDir = resolveModelDir(options.model);
   let scorer: Scorer;
   try {
-    scorer = await loadScorer(modelDir, { backend: options.backend, log });
+    scorer = await loadScorer(modelDir, { backend: options.backend, engine: options.engine, log });
   } catch (error) {
     process.stderr.write(`vqlm-server: cannot load the model ${modelDir}: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;

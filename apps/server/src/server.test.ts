@@ -110,6 +110,20 @@ describe('scoring through the API', () => {
     expect(body.result).not.toHaveProperty('description');
   });
 
+  it('loadScorer takes the engine: tfjs and ONNX Runtime agree within 1e-4; onnx needs the exports', async () => {
+    const { exportBundleOnnx } = await import('@vqlm/models');
+    const bundle = await makeMicroBundle(root, 'engine-bundle', 9);
+    await expect(loadScorer(bundle, { backend: testBackend, engine: 'onnx' })).rejects.toThrow(/model\.json has no files\.onnx/);
+    const tfjs = await loadScorer(bundle, { backend: testBackend, engine: 'tfjs' });
+    const expected = await tfjs.score(clip);
+    await tfjs.dispose();
+    await exportBundleOnnx(bundle);
+    const onnx = await loadScorer(bundle, { backend: testBackend, engine: 'onnx' });
+    const got = await onnx.score(clip);
+    await onnx.dispose();
+    expect(Math.abs(got.score - expected.score)).toBeLessThan(1e-4);
+  });
+
   it('returns an ensemble model\'s member scores (documented in the OpenAPI schema)', async () => {
     const { saveEnsembleBundle } = await import('@vqlm/models');
     const ensembleDir = join(root, 'ensemble');
