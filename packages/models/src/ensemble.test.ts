@@ -26,7 +26,7 @@ beforeAll(async () => {
   await useTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'vqlm-models-ensemble-'));
   clip = makeClip(join(dir, 'clip.mp4'));
-  // Three members with different weights (seeds) and calibrations; the second saved with ONNX towers.
+  // Three members with different weights (seeds) and calibrations; the second saved with its ONNX scoring path.
   for (const [i, calibration] of calibrations.entries()) {
     const model = await CpLlm.create(cpLlmPreset('micro', { seed: 20 + i }), { tokenizer: presetTokenizer('micro') });
     const member = join(dir, `member-${i}`);
