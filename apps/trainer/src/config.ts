@@ -244,12 +244,19 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where 
   if (level && level.max < level.min) throw new TrainerError('E_CONFIG', `${where}.train.levelDifference: max ${level.max} < min ${level.min}`);
   const ratios = config.data.ratios;
   if (Math.abs(ratios.train + ratios.val + ratios.test - 1) > 1e-9) throw new TrainerError('E_CONFIG', `${where}.data.ratios: must sum to 1`);
-  for (const [name, vit] of [['contextVit', config.model.contextVit], ['pixelVit', config.model.pixelVit]] as const) {
+  const vits = [['contextVit', config.model.contextVit], ['pixelVit', config.model.pixelVit], ...(config.model.lmm ? [['lmm.spatialVit', config.model.lmm.spatialVit] as const] : [])] as const;
+  for (const [name, vit] of vits) {
     if (!(VIT_PRESETS as readonly string[]).includes(vit.preset)) {
       throw new TrainerError('E_CONFIG', `${where}.model.${name}.preset: unknown ViT preset "${vit.preset}" (known: ${VIT_PRESETS.join(', ')})`);
     }
   }
-  if (config.model.architecture === 'lmm-vqa') return parseLmmVqa(config, value, abs, where);
+  const resolved: TrainConfig = {
+    ...config,
+    data: { ...config.data, manifest: abs(config.data.manifest) },
+    model: resolveModelPaths(config.model, abs),
+    output: { ...config.output, dir: abs(config.output.dir) },
+  };
+  if (config.model.architecture === 'lmm-vqa') return lmmVqaConfig(resolved, value, where);
   if (config.model.lmm !== undefined) throw new TrainerError('E_CONFIG', `${where}.model.lmm: only for model.architecture 'lmm-vqa'`);
   if (config.train.lossWeights.level !== undefined) throw new TrainerError('E_CONFIG', `${where}.train.lossWeights.level: only for model.architecture 'lmm-vqa' (CP-LLM's parts are mse, rank, ce)`);
   const names = new Set<string>();
@@ -264,21 +271,15 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where 
     if (model.m !== config.model.m) throw new TrainerError('E_CONFIG', `${at}.model.m: ${model.m}, but the base has ${config.model.m}; every member must see the same key frames`);
     return { ...group, model };
   });
-  return {
-    ...config,
-    data: { ...config.data, manifest: abs(config.data.manifest) },
-    model: resolveModelPaths(config.model, abs),
-    ensemble: { ...config.ensemble, groups },
-    output: { ...config.output, dir: abs(config.output.dir) },
-  };
+  return { ...resolved, ensemble: { ...config.ensemble, groups } };
 }
 
 /**
- * The LMM-VQA side of {@link parseTrainConfig}: single videos only (`train.pairRatio` 0 unless
+ * The LMM-VQA side of {@link parseTrainConfig} (on the resolved config): single videos only (`train.pairRatio` 0 unless
  * set otherwise, which is refused), one model, a tfjs spatial tower; `model.lmm` and
  * `lossWeights.level` filled in.
  */
-function parseLmmVqa(config: TrainConfig, value: unknown, abs: (p: string) => string, where: string): TrainConfig {
+function lmmVqaConfig(config: TrainConfig, value: unknown, where: string): TrainConfig {
   const raw = value as { train?: { pairRatio?: unknown }; model?: { branches?: unknown } };
   const refuse = (field: string, why: string): never => {
     throw new TrainerError('E_CONFIG', `${where}.${field}: ${why} (model.architecture is 'lmm-vqa')`);
@@ -287,16 +288,10 @@ function parseLmmVqa(config: TrainConfig, value: unknown, abs: (p: string) => st
   if (raw.model?.branches !== undefined && raw.model.branches !== 'both') refuse('model.branches', "the context / pixel branches are CP-LLM's");
   if (config.model.contextTowerOnnx) refuse('model.contextTowerOnnx', "LMM-VQA's frozen tower is the tfjs ViT of model.lmm.spatialVit");
   if (config.ensemble.members > 1 || config.ensemble.groups.length > 0) refuse('ensemble', 'ensembles are CP-LLM only; train one model');
-  const lmm = config.model.lmm ?? lmmSchema.parse({});
-  if (!(VIT_PRESETS as readonly string[]).includes(lmm.spatialVit.preset)) {
-    refuse('model.lmm.spatialVit.preset', `unknown ViT preset "${lmm.spatialVit.preset}" (known: ${VIT_PRESETS.join(', ')})`);
-  }
   return {
     ...config,
-    data: { ...config.data, manifest: abs(config.data.manifest) },
-    model: resolveModelPaths({ ...config.model, lmm }, abs),
+    model: { ...config.model, lmm: config.model.lmm ?? lmmSchema.parse({}) },
     train: { ...config.train, pairRatio: 0, lossWeights: { ...config.train.lossWeights, level: config.train.lossWeights.level ?? 1 } },
-    output: { ...config.output, dir: abs(config.output.dir) },
   };
 }
 

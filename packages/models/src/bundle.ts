@@ -102,8 +102,12 @@ export interface SaveBundleOptions {
 
 /** Options of {@link loadBundle}. */
 export interface LoadBundleOptions {
-  /** `tfjs` (default; trainable) or `onnx`: the scoring path (context tower, pixel encoder, quality head) runs in ONNX Runtime (needs the exports, see {@link onnxScoringFiles}). */
-  readonly engine?: 'tfjs' | 'onnx';
+  /**
+   * `tfjs` (default; trainable), `onnx`: the scoring path (context tower, pixel encoder, quality
+   * head) runs in ONNX Runtime (needs the exports, see {@link onnxScoringFiles}), or `auto`: `onnx`
+   * when the bundle has the exports, else `tfjs`.
+   */
+  readonly engine?: 'auto' | 'tfjs' | 'onnx';
 }
 
 /** A loaded bundle. */
@@ -276,9 +280,11 @@ export async function readBundleManifest(dir: string): Promise<BundleManifest> {
 export async function loadBundle(dir: string, options: LoadBundleOptions = {}): Promise<LoadedBundle> {
   const root = resolve(dir);
   const manifest = await readBundleManifest(root);
-  const engine = options.engine ?? 'tfjs';
-  if (engine !== 'tfjs' && engine !== 'onnx') throw new ModelError('E_MODEL_ARG', `engine: expected 'tfjs' or 'onnx', got ${String(engine)}`);
-  const onnxFiles = engine === 'onnx' ? onnxScoringFiles(manifest) : null;
+  const wanted = options.engine ?? 'tfjs';
+  if (wanted !== 'auto' && wanted !== 'tfjs' && wanted !== 'onnx') throw new ModelError('E_MODEL_ARG', `engine: expected 'auto', 'tfjs' or 'onnx', got ${String(wanted)}`);
+  const exports = onnxScoringFiles(manifest);
+  const engine = wanted === 'auto' ? (exports ? 'onnx' : 'tfjs') : wanted;
+  const onnxFiles = engine === 'onnx' ? exports : null;
   if (engine === 'onnx' && !onnxFiles) {
     const why = manifest.files.onnx?.pixelVit
       ? 'model.json: files.onnx holds only the pixel ViT, the export of an older @vqlm/models; export the whole scoring path with exportBundleOnnx (vqlm export-onnx)'

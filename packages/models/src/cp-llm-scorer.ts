@@ -1,7 +1,7 @@
 import type { FeatureCache } from '@vqlm/encoders';
 import { IDENTITY_CALIBRATION, applyCalibration, levelFromScore, parseCalibration, type Calibration } from '@vqlm/heads';
 import { contextView, pixelView, sampleViews, type FrameTensor, type SamplingStrategy } from '@vqlm/video-io';
-import { loadBundle, onnxScoringFiles, readBundleManifest } from './bundle.js';
+import { loadBundle } from './bundle.js';
 import { readBundleArchitecture } from './bundle-io.js';
 import { loadEnsembleBundle } from './ensemble-bundle.js';
 import { LmmVqa } from './lmm-vqa.js';
@@ -203,9 +203,7 @@ export async function createScorer(source: string | CpLlm | LmmVqa, options: Cre
       const ensemble = await loadEnsembleBundle(source, { engine: options.engine });
       return new CpLlmScorer(ensemble.members.map(({ model, calibration }) => ({ model, calibration })), ensemble.members[0].calibration, true, options);
     }
-    const wanted = options.engine ?? 'auto';
-    const engine = wanted === 'auto' ? (onnxScoringFiles(await readBundleManifest(source)) ? 'onnx' : 'tfjs') : wanted;
-    const bundle = await loadBundle(source, { engine });
+    const bundle = await loadBundle(source, { engine: options.engine ?? 'auto' });
     return new CpLlmScorer(bundle.model, options.calibration ?? bundle.calibration, true, options);
   }
   if (source instanceof CpLlm) return new CpLlmScorer(source, options.calibration ?? IDENTITY_CALIBRATION, false, options);

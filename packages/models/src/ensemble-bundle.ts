@@ -1,7 +1,7 @@
 import { cp, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { loadBundle, onnxScoringFiles, readBundleManifest, type BundleManifest, type LoadedBundle } from './bundle.js';
+import { loadBundle, readBundleManifest, type BundleManifest, type LoadedBundle } from './bundle.js';
 import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, manifestArchitecture, readManifestJson, writeBundleDir } from './bundle-io.js';
 import { zodIssues } from './config.js';
 import { ModelError } from './errors.js';
@@ -127,11 +127,7 @@ export async function loadEnsembleBundle(dir: string, options: { readonly engine
   const manifest = await readEnsembleManifest(root);
   const members: LoadedBundle[] = [];
   try {
-    for (const [i, member] of manifest.members.entries()) {
-      const wanted = options.engine ?? 'auto';
-      const engine = wanted === 'auto' ? (onnxScoringFiles(manifest.memberManifests[i]) ? 'onnx' : 'tfjs') : wanted;
-      members.push(await loadBundle(join(root, member), { engine }));
-    }
+    for (const member of manifest.members) members.push(await loadBundle(join(root, member), { engine: options.engine ?? 'auto' }));
   } catch (error) {
     for (const loaded of members) await loaded.model.dispose();
     throw error;
