@@ -137,7 +137,7 @@ ${status}
 | quality head | 2-layer MLP (hidden ${m.head.hidden}) per key frame; the video score is the mean |
 | calibration | ${calibrations} map from the raw score to MOS 1–5, fitted on the training split${ensemble ? ' (one per member)' : ''} |${ensemble ? `
 | ensemble | ${groupText}, each trained alone with the settings below; score = mean of their calibrated scores |` : ''}
-| engines | tfjs (training, any backend) and ONNX Runtime (the scoring path — context tower, pixel encoder, quality head — exported; used by \`vqlm score\`) |
+| engines | tfjs (training, any backend) and ONNX Runtime (the scoring path — context tower, pixel encoder, quality head — and the decoder exported; used by \`vqlm score\` and \`vqlm describe\`) |
 
 Training: Adam, lr ${t.lr}${t.lrSchedule === 'cosine' ? ` on a cosine schedule down to 0${t.warmupSteps ? ` after ${t.warmupSteps} warm-up steps` : ''}` : ''}, batch ${t.batchSize} items, ${t.epochs} epochs (${steps} steps${ensemble ? ' per member' : ''}). ${pctOf(1 - pairs)} of the items are single
 videos (MSE to the pseudo-MOS) and ${pctOf(pairs)} pairs of variants of one segment (ranking hinge${t.rankMargin ? ` with a margin of ${t.rankMargin} score units, weighted by the level gap` : ''}); every

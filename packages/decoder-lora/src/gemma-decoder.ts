@@ -2,6 +2,7 @@ import { createRng, tf } from '@vqlm/runtime';
 import { DecoderError, formatShape } from './decoder-error.js';
 import type { GemmaConfig } from './gemma-config.js';
 import { isTransposedInDecoder, validateGemmaWeights, linearModulePath, linearShape, type GemmaLinearName, type GemmaWeights, type WeightLayout } from './gemma-weights.js';
+import { extendPrefixLmLayout, prefixLmBias } from './layout.js';
 import { LoraAdapter, resolveLoraConfig, type LoraConfig } from './lora.js';
 
 let variableCounter = 0;
@@ -9,7 +10,6 @@ let variableCounter = 0;
 const isStoredTransposed = isTransposedInDecoder;
 
 /** Additive attention bias of a hidden (masked) key; finite so a row with no visible key stays finite. */
-const MASKED = -1e9;
 
 /** Input of {@link GemmaDecoder.forward}. B = batch, P = prefix length, T = output tokens, D = hidden size. */
 export interface DecoderInput {
@@ -380,14 +380,7 @@ export class GemmaDecoder {
       prefixVisible = Array.isArray(mask) ? mask.map((r) => r.map(Boolean)) : (mask.arraySync() as unknown as (number | boolean)[][]).map((r) => r.map(Boolean));
     }
     const cache = makeCache(P, B);
-    for (let b = 0; b < B; b += 1) {
-      let next = 0;
-      for (let j = 0; j < P; j += 1) {
-        cache.visible[b].push(prefixVisible[b][j]);
-        cache.positions[b].push(next);
-        if (prefixVisible[b][j]) next += 1;
-      }
-    }
+    for (let b = 0; b < B; b += 1) extendPrefixLmLayout(cache.positions[b], cache.visible[b], prefixVisible[b], P);
     const hidden = tf.tidy(() => {
       const tokens = this.embedRows(rows);
       return prefix === null || P === 0 ? tokens : tf.concat([prefix, tokens], 1);
@@ -414,14 +407,7 @@ export class GemmaDecoder {
     const start = cache.length;
     const S = start + L;
     // Positions and visibility of the new (output) positions.
-    for (let b = 0; b < B; b += 1) {
-      for (let i = cache.positions[b].length; i < S; i += 1) {
-        const prevPos = i === 0 ? -1 : cache.positions[b][i - 1];
-        const prevVisible = i === 0 ? false : cache.visible[b][i - 1];
-        cache.positions[b].push(i === 0 ? 0 : prevVisible ? prevPos + 1 : prevPos);
-        cache.visible[b].push(true);
-      }
-    }
+    for (let b = 0; b < B; b += 1) extendPrefixLmLayout(cache.positions[b], cache.visible[b], [], S);
     if (cache.positions[0].length !== S) {
       throw new DecoderError('INVALID_ARGUMENT', 'internal: cache bookkeeping out of step');
     }
@@ -601,19 +587,8 @@ export class GemmaDecoder {
   private attentionMask(cache: MutableCache, start: number, L: number, window: number | null): tf.Tensor {
     const B = cache.visible.length;
     const S = start + L;
-    const P = cache.prefixLength;
     const data = new Float32Array(B * L * S);
-    for (let b = 0; b < B; b += 1) {
-      const visible = cache.visible[b];
-      for (let l = 0; l < L; l += 1) {
-        const i = start + l;
-        const row = (b * L + l) * S;
-        for (let j = 0; j < S; j += 1) {
-          const allowed = visible[j] && (j < P || j <= i) && (window === null || Math.abs(i - j) < window);
-          data[row + j] = allowed ? 0 : MASKED;
-        }
-      }
-    }
+    for (let b = 0; b < B; b += 1) prefixLmBias(cache.visible[b], cache.prefixLength, start, L, window, data, b * L * S);
     return tf.tensor4d(data, [B, 1, L, S]);
   }
 

@@ -2,7 +2,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, expectNoTensorLeak, tf } from '@vqlm/runtime';
 import { DecoderError } from './decoder-error.js';
 import type { GemmaDecoder } from './gemma-decoder.js';
-import { generate, penalizeRepeats, sampleToken } from './generate.js';
+import { generate, generateAsync, penalizeRepeats, sampleToken, type LogitsRequest } from './generate.js';
+import { extendPrefixLmLayout, MASKED_BIAS, prefixLmBias } from './layout.js';
 import { tinyDecoder, tinyGemma2Config, useCpuBackend } from './__fixtures__/tiny.js';
 
 describe('generate', () => {
@@ -27,6 +28,54 @@ describe('generate', () => {
       expect(cached.finishReasons).toEqual(['length', 'length']);
     }
     prefix.dispose();
+  });
+
+  it('generateAsync over a logits callback writes the tokens of generate (greedy, sampled, penalised) and reports its requests', async () => {
+    decoder = tinyDecoder(tinyGemma2Config({ slidingWindow: 5 }), 2);
+    const d = decoder;
+    const prefix = tf.randomNormal<tf.Rank.R3>([2, 3, 32], 0, 1, 'float32', 4);
+    const prefixMask = [[true, false, true], [true, true, true]];
+    for (const extra of [{}, { temperature: 0.8, topK: 10, seed: 3 }, { repetitionPenalty: 1.3, noRepeatNgramSize: 2, stopTokens: [5] }]) {
+      const options = { startTokenIds: [[2], [7]], maxNewTokens: 10, ...extra };
+      const expected = generate(d, { ...options, prefixEmbeddings: prefix, prefixMask });
+      const requests: LogitsRequest[] = [];
+      const got = await generateAsync(
+        async (request) => {
+          requests.push(request);
+          const logits = d.forward({ prefixEmbeddings: prefix, prefixMask, tokenIds: request.sequences.map((r) => [...r]) });
+          const [b, t, v] = logits.shape;
+          const data = (await logits.data()) as Float32Array;
+          logits.dispose();
+          return Array.from({ length: b }, (_, row) => data.slice((row * t + t - 1) * v, (row * t + t) * v));
+        },
+        64,
+        options,
+      );
+      expect(got).toEqual(expected);
+      expect(requests[0]).toEqual({ next: null, sequences: [[2], [7]] });
+      // Each later request carries the tokens just chosen, and every row grows by one.
+      requests.slice(1).forEach((r, i) => {
+        expect(r.sequences.map((row) => row.length)).toEqual([i + 2, i + 2]);
+        expect(r.next).toEqual(r.sequences.map((row) => row[row.length - 1]));
+      });
+    }
+    await expect(generateAsync(async () => [new Float32Array(3)], 64, { startTokenIds: [[1]], maxNewTokens: 2 })).rejects.toThrow(/generateAsync: expected logits \[1\]\[64\], got \[1\]\[3\]/);
+    prefix.dispose();
+  });
+
+  it('prefix-LM layout: hidden prefix tokens keep the text positions; the bias opens the prefix both ways and the text causally', () => {
+    const positions: number[] = [];
+    const visible: boolean[] = [];
+    extendPrefixLmLayout(positions, visible, [true, false, false, true], 6);
+    expect(positions).toEqual([0, 1, 1, 1, 2, 3]);
+    expect(visible).toEqual([true, false, false, true, true, true]);
+    const bias = prefixLmBias(visible, 4, 0, 6, null);
+    const open = (i: number) => Array.from(bias.subarray(i * 6, (i + 1) * 6), (x) => (x === 0 ? 1 : x === MASKED_BIAS ? 0 : NaN));
+    expect(open(0)).toEqual([1, 0, 0, 1, 0, 0]); // a prefix token sees the whole visible prefix
+    expect(open(4)).toEqual([1, 0, 0, 1, 1, 0]); // the first text token sees the prefix and itself
+    expect(open(5)).toEqual([1, 0, 0, 1, 1, 1]);
+    const window = prefixLmBias(visible, 4, 5, 1, 2);
+    expect(Array.from(window, (x) => (x === 0 ? 1 : 0))).toEqual([0, 0, 0, 0, 1, 1]);
   });
 
   it('stops at a stop token, respects maxNewTokens and streams every token', () => {

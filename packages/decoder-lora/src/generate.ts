@@ -154,12 +154,21 @@ function lastLogits(logits: tf.Tensor3D): Float32Array[] {
 }
 
 /**
- * Autoregressive generation after a prefix: greedy or sampled (temperature, top-k, top-p, seeded),
- * with optional repetition penalty and n-gram blocking, a KV cache, stop tokens, a token limit and a per-token callback. Leaves no tensors behind.
- * Rows that stop early are fed their stop token until every row is done (their output is cut).
+ * What a generation loop asks its model for, once before the first token and once after each:
+ * the last position's logits `[B][V]` of every row after `sequences` (the start tokens, the tokens
+ * chosen so far, and for a row that has stopped its stop token repeated to the common length).
+ * `next` holds the token just chosen for each row (null for the first request).
  */
-export function generate(decoder: GemmaDecoder, options: GenerateOptions): GenerateResult {
-  checkOptions(options, decoder.config.vocabSize);
+export interface LogitsRequest {
+  readonly next: readonly number[] | null;
+  readonly sequences: readonly (readonly number[])[];
+}
+
+/**
+ * The token-choosing loop of {@link generate} and {@link generateAsync}, apart from the model: it
+ * yields a {@link LogitsRequest} and is resumed with the logits rows.
+ */
+function* generationLoop(options: GenerateOptions): Generator<LogitsRequest, GenerateResult, Float32Array[]> {
   const B = options.startTokenIds.length;
   const rng = createRng(options.seed ?? 0);
   const stop = new Set(options.stopTokens ?? []);
@@ -167,51 +176,84 @@ export function generate(decoder: GemmaDecoder, options: GenerateOptions): Gener
   const reasons: ('stop' | 'length' | 'callback')[] = new Array<'length'>(B).fill('length');
   const done = new Array<boolean>(B).fill(false);
   if (options.maxNewTokens === 0) return { tokens, finishReasons: reasons };
-  const useCache = options.useCache ?? true;
   const penalize = (options.repetitionPenalty ?? 1) !== 1 || (options.noRepeatNgramSize ?? 0) > 0;
+  let rows = yield { next: null, sequences: options.startTokenIds };
+  for (let step = 0; step < options.maxNewTokens; step += 1) {
+    const next: number[] = [];
+    let stopAll = false;
+    for (let b = 0; b < B; b += 1) {
+      if (done[b]) {
+        next.push(tokens[b][tokens[b].length - 1]);
+        continue;
+      }
+      if (penalize) penalizeRepeats(rows[b], [...options.startTokenIds[b], ...tokens[b]], options);
+      const id = sampleToken(rows[b], options, rng);
+      next.push(id);
+      tokens[b].push(id);
+      if (options.onToken?.({ row: b, step, tokenId: id }) === false) stopAll = true;
+      if (stop.has(id)) {
+        done[b] = true;
+        reasons[b] = 'stop';
+      }
+    }
+    if (stopAll) {
+      for (let b = 0; b < B; b += 1) if (!done[b]) reasons[b] = 'callback';
+      break;
+    }
+    if (done.every(Boolean) || step === options.maxNewTokens - 1) break;
+    const sequences = options.startTokenIds.map((start, b) => [...start, ...tokens[b], ...(done[b] ? new Array<number>(step + 1 - tokens[b].length).fill(next[b]) : [])]);
+    rows = yield { next, sequences };
+  }
+  return { tokens, finishReasons: reasons };
+}
+
+/**
+ * Autoregressive generation after a prefix: greedy or sampled (temperature, top-k, top-p, seeded),
+ * with optional repetition penalty and n-gram blocking, a KV cache, stop tokens, a token limit and a per-token callback. Leaves no tensors behind.
+ * Rows that stop early are fed their stop token until every row is done (their output is cut).
+ */
+export function generate(decoder: GemmaDecoder, options: GenerateOptions): GenerateResult {
+  checkOptions(options, decoder.config.vocabSize);
+  const useCache = options.useCache ?? true;
   const base = { prefixEmbeddings: options.prefixEmbeddings ?? null, prefixMask: options.prefixMask ?? null };
   let cache: KvCache | null = null;
+  const loop = generationLoop(options);
   try {
-    let rows: Float32Array[];
-    if (useCache) {
-      const started = decoder.prefill({ ...base, tokenIds: options.startTokenIds });
-      cache = started.cache;
-      rows = lastLogits(started.logits);
-    } else {
-      rows = lastLogits(decoder.forward({ ...base, tokenIds: options.startTokenIds }));
-    }
-    for (let step = 0; step < options.maxNewTokens; step += 1) {
-      const next: number[] = [];
-      let stopAll = false;
-      for (let b = 0; b < B; b += 1) {
-        if (done[b]) {
-          next.push(tokens[b][tokens[b].length - 1]);
-          continue;
-        }
-        if (penalize) penalizeRepeats(rows[b], [...options.startTokenIds[b], ...tokens[b]], options);
-        const id = sampleToken(rows[b], options, rng);
-        next.push(id);
-        tokens[b].push(id);
-        if (options.onToken?.({ row: b, step, tokenId: id }) === false) stopAll = true;
-        if (stop.has(id)) {
-          done[b] = true;
-          reasons[b] = 'stop';
-        }
-      }
-      if (stopAll) {
-        for (let b = 0; b < B; b += 1) if (!done[b]) reasons[b] = 'callback';
-        break;
-      }
-      if (done.every(Boolean) || step === options.maxNewTokens - 1) break;
-      if (cache !== null) {
-        rows = lastLogits(decoder.decodeStep(cache, next.map((id) => [id])));
+    for (let request = loop.next(); ; ) {
+      if (request.done) return request.value;
+      const { next, sequences } = request.value;
+      let logits: tf.Tensor3D;
+      if (next === null && useCache) {
+        const started = decoder.prefill({ ...base, tokenIds: options.startTokenIds });
+        cache = started.cache;
+        logits = started.logits;
+      } else if (next !== null && cache !== null) {
+        logits = decoder.decodeStep(cache, next.map((id) => [id]));
       } else {
-        const sequence = options.startTokenIds.map((start, b) => [...start, ...tokens[b], ...(done[b] ? new Array<number>(step + 1 - tokens[b].length).fill(next[b]) : [])]);
-        rows = lastLogits(decoder.forward({ ...base, tokenIds: sequence }));
+        logits = decoder.forward({ ...base, tokenIds: sequences.map((row) => [...row]) });
       }
+      request = loop.next(lastLogits(logits));
     }
   } finally {
     cache?.dispose();
   }
-  return { tokens, finishReasons: reasons };
+}
+
+/**
+ * {@link generate} over any model that gives next-token logits asynchronously (e.g. a decoder in
+ * ONNX Runtime): `logits` is called with the whole sequence of each row every step (no cache) and
+ * returns the last position's logits `[B][V]`. The options are those of {@link generate} except
+ * `prefixEmbeddings`, `prefixMask` and `useCache`, which belong to the model.
+ */
+export async function generateAsync(logits: (request: LogitsRequest) => Promise<Float32Array[]>, vocabSize: number, options: Omit<GenerateOptions, 'prefixEmbeddings' | 'prefixMask' | 'useCache'>): Promise<GenerateResult> {
+  checkOptions(options, vocabSize);
+  const loop = generationLoop(options);
+  for (let request = loop.next(); ; ) {
+    if (request.done) return request.value;
+    const rows = await logits(request.value);
+    if (rows.length !== options.startTokenIds.length || rows.some((row) => row.length !== vocabSize)) {
+      throw new DecoderError('SHAPE_MISMATCH', `generateAsync: expected logits [${options.startTokenIds.length}][${vocabSize}], got [${rows.length}][${rows[0]?.length ?? 0}]`);
+    }
+    request = loop.next(rows);
+  }
 }

@@ -23,6 +23,8 @@ export const BUNDLE_FILES = Object.freeze({
   onnxHead: 'quality_head.onnx',
   /** The frozen tfjs context tower, exported. */
   onnxContextTower: 'context_tower.onnx',
+  /** The decoder with its LoRA folded in, for descriptions in ONNX Runtime. */
+  onnxDecoder: 'decoder.onnx',
 });
 
 /**

@@ -21,6 +21,7 @@ import {
 import { ModelError } from './errors.js';
 import { LmmVqa } from './lmm-vqa.js';
 import { saveLmmVqaBundle, type SaveLmmVqaBundleOptions } from './lmm-vqa-bundle.js';
+import { OnnxDecoder, decoderToOnnx } from './onnx-decoder.js';
 import { OnnxScoringPath, pixelEncoderToOnnx, qualityHeadToOnnx } from './onnx-scorer.js';
 
 export { BUNDLE_FILES, BUNDLE_FORMAT_VERSION } from './bundle-io.js';
@@ -35,20 +36,24 @@ const towerSchema = z.discriminatedUnion('kind', [
  * context-only) `pixelEncoder` are the trained parts; `contextTower` is the frozen tower
  * (unless the model is pixel-only). `pixelVit` is what writers before the whole path was
  * exported wrote (the pixel ViT alone); it is no longer used: such a bundle scores in tfjs
- * until {@link exportBundleOnnx} re-exports it.
+ * until {@link exportBundleOnnx} re-exports it. `decoder` (optional; bundles written before it
+ * describe in tfjs) is the decoder with its LoRA folded in, which writes the descriptions.
  */
 const onnxFilesSchema = z.object({
   contextTower: z.string().min(1).optional(),
   pixelEncoder: z.string().min(1).optional(),
   head: z.string().min(1).optional(),
+  decoder: z.string().min(1).optional(),
   pixelVit: z.string().min(1).optional(),
 });
 
-/** The ONNX files of a bundle's scoring path. */
+/** The ONNX files of a bundle's scoring path, and of its decoder. */
 export interface OnnxScoringBundleFiles {
   readonly contextTower?: string;
   readonly pixelEncoder?: string;
   readonly head: string;
+  /** {@link decoderToOnnx}'s file (absent in bundles written before it: they describe in tfjs). */
+  readonly decoder?: string;
 }
 
 /** zod schema of `model.json`. */
@@ -206,8 +211,9 @@ async function saveCpLlmBundle(model: CpLlm, dir: string, options: SaveBundleOpt
 
 /**
  * Writes `model`'s scoring path as ONNX files into the bundle directory `dir` (each file
- * atomically): `pixel_encoder.onnx` (unless context-only), `quality_head.onnx`, and
- * `context_tower.onnx` from a tfjs tower (a tower that is an ONNX file already is referenced).
+ * atomically): `pixel_encoder.onnx` (unless context-only), `quality_head.onnx`,
+ * `context_tower.onnx` from a tfjs tower (a tower that is an ONNX file already is referenced),
+ * and the decoder with its LoRA folded in, `decoder.onnx`.
  * @returns the manifest's `files.onnx`
  */
 export async function writeOnnxScoring(model: CpLlm, dir: string, tower: { kind: 'tfjs-vit' | 'onnx'; path: string }): Promise<OnnxScoringBundleFiles> {
@@ -228,7 +234,8 @@ export async function writeOnnxScoring(model: CpLlm, dir: string, tower: { kind:
     pixelEncoder = BUNDLE_FILES.onnxPixelEncoder;
   }
   await writeBundleFile(join(dir, BUNDLE_FILES.onnxHead), await qualityHeadToOnnx(model));
-  return { ...(contextTower ? { contextTower } : {}), ...(pixelEncoder ? { pixelEncoder } : {}), head: BUNDLE_FILES.onnxHead };
+  await writeBundleFile(join(dir, BUNDLE_FILES.onnxDecoder), await decoderToOnnx(model.decoder));
+  return { ...(contextTower ? { contextTower } : {}), ...(pixelEncoder ? { pixelEncoder } : {}), head: BUNDLE_FILES.onnxHead, decoder: BUNDLE_FILES.onnxDecoder };
 }
 
 /**
@@ -238,7 +245,12 @@ export async function writeOnnxScoring(model: CpLlm, dir: string, tower: { kind:
 export function onnxScoringFiles(manifest: Pick<BundleManifest, 'files'>): OnnxScoringBundleFiles | null {
   const onnx = manifest.files.onnx;
   if (!onnx?.head) return null;
-  return { ...(onnx.contextTower ? { contextTower: onnx.contextTower } : {}), ...(onnx.pixelEncoder ? { pixelEncoder: onnx.pixelEncoder } : {}), head: onnx.head };
+  return {
+    ...(onnx.contextTower ? { contextTower: onnx.contextTower } : {}),
+    ...(onnx.pixelEncoder ? { pixelEncoder: onnx.pixelEncoder } : {}),
+    head: onnx.head,
+    ...(onnx.decoder ? { decoder: onnx.decoder } : {}),
+  };
 }
 
 /**
@@ -347,6 +359,13 @@ export async function loadBundle(dir: string, options: LoadBundleOptions = {}): 
     if (onnxFiles) {
       const path = await OnnxScoringPath.create({ head: at(onnxFiles.head), ...(onnxFiles.pixelEncoder ? { pixelEncoder: at(onnxFiles.pixelEncoder) } : {}) }, config, manifest.dims);
       await model.attachOnnxScoring(path);
+      if (onnxFiles.decoder) {
+        try {
+          await model.attachOnnxDecoder(await OnnxDecoder.create(at(onnxFiles.decoder), model.decoder.config));
+        } catch (error) {
+          throw wrap(onnxFiles.decoder, error);
+        }
+      }
     }
     return { model, calibration: manifest.calibration, manifest, dir: root };
   } catch (error) {

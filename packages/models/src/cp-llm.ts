@@ -4,6 +4,7 @@ import { QualityHead } from '@vqlm/heads';
 import { createRng, tf } from '@vqlm/runtime';
 import { createCpLlmConfig, validateCpLlmConfig, type CpLlmConfig, type CpLlmConfigInit } from './config.js';
 import { ModelError, shapeText } from './errors.js';
+import type { OnnxDecoder } from './onnx-decoder.js';
 import type { FloatBatch, OnnxScoringPath } from './onnx-scorer.js';
 
 /** One input of CP-LLM (Fig. 4a) for a batch of B videos. */
@@ -137,6 +138,7 @@ export class CpLlm {
   readonly tokenizer: TextTokenizer;
   private disposed = false;
   private onnxScoring: OnnxScoringPath | null = null;
+  private onnxDecoder: OnnxDecoder | null = null;
 
   /**
    * Assembles a model from parts and checks that they agree with the config (D, Th, sizes).
@@ -196,8 +198,8 @@ export class CpLlm {
   /**
    * Runs {@link scoreViews} after the context tower through ONNX Runtime: the pixel encoder and
    * the quality head exported from this model's weights ({@link pixelEncoderToOnnx},
-   * {@link qualityHeadToOnnx}). The model owns the path afterwards. `forward` (training) and
-   * `describeViews` stay on tfjs.
+   * {@link qualityHeadToOnnx}). The model owns the path afterwards. `forward` (training) stays
+   * on tfjs; `describeViews` runs its decoder in ONNX Runtime after {@link attachOnnxDecoder}.
    * @throws ModelError `E_MODEL_ARG` when the path was made for other branches or sizes.
    */
   async attachOnnxScoring(path: OnnxScoringPath): Promise<void> {
@@ -208,6 +210,28 @@ export class CpLlm {
     }
     await this.onnxScoring?.dispose();
     this.onnxScoring = path;
+  }
+
+  /**
+   * Runs the decoder of {@link describeViews} in ONNX Runtime: an export of this model's decoder
+   * ({@link decoderToOnnx}, LoRA folded in). The visual tokens and the prompt stay on tfjs; the
+   * model owns the decoder afterwards. Training (`forward`) is unaffected.
+   * @throws ModelError `E_MODEL_ARG` when the export is of a decoder of another size.
+   */
+  async attachOnnxDecoder(decoder: OnnxDecoder): Promise<void> {
+    this.assertLive();
+    const mine = this.decoder.config;
+    const theirs = decoder.config;
+    if (theirs.hiddenSize !== mine.hiddenSize || theirs.vocabSize !== mine.vocabSize || theirs.numHiddenLayers !== mine.numHiddenLayers) {
+      throw new ModelError('E_MODEL_ARG', `decoder: an export of a decoder with D = ${theirs.hiddenSize}, V = ${theirs.vocabSize}, ${theirs.numHiddenLayers} layers; this model's has D = ${mine.hiddenSize}, V = ${mine.vocabSize}, ${mine.numHiddenLayers} layers`);
+    }
+    await this.onnxDecoder?.dispose();
+    this.onnxDecoder = decoder;
+  }
+
+  /** Whether {@link describeViews} runs the decoder through ONNX Runtime. */
+  get usesOnnxDecoder(): boolean {
+    return this.onnxDecoder !== null;
   }
 
   /** Whether {@link scoreViews} runs the pixel encoder and the head through ONNX Runtime. */
@@ -531,16 +555,18 @@ export class CpLlm {
         return prefix.embeddings;
       });
       const eos = this.tokenizer.eosTokenId;
-      const result = generate(this.decoder, {
-        prefixEmbeddings: embeddings,
-        prefixMask: mask,
+      const generation = {
         startTokenIds: [[this.tokenizer.bosTokenId!]],
         maxNewTokens: options.maxNewTokens ?? this.config.maxDescriptionTokens,
         stopTokens: eos === null ? [] : [eos],
         temperature: 0,
         noRepeatNgramSize: options.noRepeatNgramSize ?? DESCRIBE_NO_REPEAT_NGRAM,
         repetitionPenalty: options.repetitionPenalty ?? 1,
-      });
+      };
+      const prefix = embeddings;
+      const result = this.onnxDecoder
+        ? await this.onnxDecoder.generate({ prefixEmbeddings: { data: (await prefix.data()) as Float32Array, dims: prefix.shape }, prefixMask: mask }, generation)
+        : generate(this.decoder, { ...generation, prefixEmbeddings: prefix, prefixMask: mask });
       return this.tokenizer.decode(result.tokens[0], { skipSpecialTokens: true }).trim();
     } finally {
       tf.dispose([featuresA, ...(featuresB ? [featuresB] : [])]);
@@ -558,6 +584,8 @@ export class CpLlm {
     this.disposed = true;
     await this.onnxScoring?.dispose();
     this.onnxScoring = null;
+    await this.onnxDecoder?.dispose();
+    this.onnxDecoder = null;
     this.pixelEncoder.dispose();
     this.head.dispose();
     this.decoder.dispose();

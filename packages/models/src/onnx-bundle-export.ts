@@ -15,8 +15,8 @@ export interface ExportedBundle {
 
 /**
  * Exports the scoring path of a saved CP-LLM bundle (every member of an ensemble bundle) to ONNX
- * in place, from its tfjs weights: writes `pixel_encoder.onnx`, `quality_head.onnx` and
- * `context_tower.onnx` as {@link saveBundle} with `{ onnx: true }` does, then `model.json`,
+ * in place, from its tfjs weights: writes `pixel_encoder.onnx`, `quality_head.onnx`,
+ * `context_tower.onnx` and `decoder.onnx` as {@link saveBundle} with `{ onnx: true }` does, then `model.json`,
  * each file atomically; the other files of the bundle are left as they are. Exports the new
  * manifest no longer names (an older pixel-ViT-only export, `files.onnx.pixelVit`) are removed. Scores then run in ONNX Runtime
  * (`createScorer`'s `engine: 'auto'`).
@@ -46,7 +46,7 @@ async function exportOne(dir: string): Promise<ExportedBundle> {
   // Exports of the previous manifest that the new one no longer references (the pixel ViT of
   // older writers; the context tower of a pixel-only model) are removed; a user's own ONNX
   // tower (files.contextTower) is never touched.
-  const written: (string | undefined)[] = [onnx.contextTower, onnx.pixelEncoder, onnx.head];
+  const written: (string | undefined)[] = [onnx.contextTower, onnx.pixelEncoder, onnx.head, onnx.decoder];
   const kept = new Set<string | undefined>([...written, manifest.files.contextTower.path]);
   for (const old of Object.values(manifest.files.onnx ?? {})) {
     if (old && !isAbsolute(old) && !kept.has(old)) await rm(join(dir, old), { force: true });

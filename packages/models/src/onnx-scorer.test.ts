@@ -143,21 +143,33 @@ describe('ONNX scoring path (pixel encoder and quality head exported from tfjs)'
     await expect(loadBundle(bundle, { engine: 'onnx' })).rejects.toThrow(/files\.onnx holds only the pixel ViT, the export of an older @vqlm\/models; export the whole scoring path with exportBundleOnnx/);
     const legacy = (await createScorer(bundle)) as CpLlmScorer;
     expect(legacy.model.usesOnnxScoring).toBe(false);
-    const reference = await legacy.score(clip);
+    const reference = await legacy.score(clip, { describe: true });
     await legacy.dispose();
 
     const written = await exportBundleOnnx(bundle);
-    expect(written).toEqual([{ dir: bundle, onnx: { contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx' } }]);
+    expect(written).toEqual([{ dir: bundle, onnx: { contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx', decoder: 'decoder.onnx' } }]);
     const files = await readdir(bundle);
-    expect(files).toEqual(expect.arrayContaining(['MODEL_CARD.md', 'pixel_encoder.onnx', 'quality_head.onnx', 'context_tower.onnx', 'model.safetensors']));
+    expect(files).toEqual(expect.arrayContaining(['MODEL_CARD.md', 'pixel_encoder.onnx', 'quality_head.onnx', 'context_tower.onnx', 'decoder.onnx', 'model.safetensors']));
     expect(files).not.toContain('pixel_vit.onnx');
     expect(files.filter((f) => f.includes('tmp'))).toEqual([]);
     const scorer = (await createScorer(bundle)) as CpLlmScorer;
     expect(scorer.model.usesOnnxScoring).toBe(true);
-    const onnx = await scorer.score(clip);
+    expect(scorer.model.usesOnnxDecoder).toBe(true);
+    const onnx = await scorer.score(clip, { describe: true });
     expect(Math.abs(onnx.score - reference.score)).toBeLessThan(1e-4);
     onnx.perFrame.forEach((v, f) => expect(Math.abs(v - reference.perFrame[f])).toBeLessThan(1e-4));
+    // The description, written by the decoder in ONNX Runtime, is the tfjs decoder's.
+    expect(reference.description?.length).toBeGreaterThan(0);
+    expect(onnx.description).toBe(reference.description);
     await scorer.dispose();
+    // A bundle exported before the decoder was: the scoring path in ONNX Runtime, descriptions in tfjs.
+    const exported = JSON.parse(await readFile(manifestPath, 'utf8'));
+    delete exported.files.onnx.decoder;
+    await writeFile(manifestPath, JSON.stringify(exported));
+    const older = (await createScorer(bundle)) as CpLlmScorer;
+    expect([older.model.usesOnnxScoring, older.model.usesOnnxDecoder]).toEqual([true, false]);
+    expect(await older.describe(clip)).toBe(reference.description);
+    await older.dispose();
     await model.dispose();
   });
 
@@ -179,8 +191,8 @@ describe('ONNX scoring path (pixel encoder and quality head exported from tfjs)'
     await tfjs.dispose();
     const written = await exportBundleOnnx(ensemble);
     expect(written.map((w) => w.onnx)).toEqual([
-      { contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx' },
-      { pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx' },
+      { contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx', decoder: 'decoder.onnx' },
+      { pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx', decoder: 'decoder.onnx' },
     ]);
     const memberB = await readdir(join(ensemble, 'members', '1'));
     expect(memberB).toEqual(expect.arrayContaining(['pixel_encoder.onnx', 'quality_head.onnx', 'context_tower.safetensors']));

@@ -45,7 +45,7 @@ export interface ScoreTiming {
   readonly pixelMs: number;
   /** Quality head on the visual tokens. */
   readonly headMs: number;
-  /** Description generation (with `describe`; it runs the tfjs visual-token pass again for the decoder prefix), else absent. */
+  /** Description generation (with `describe`: the tfjs visual-token pass for the decoder prefix, then the decoder, in ONNX Runtime when the bundle has `decoder.onnx`), else absent. */
   readonly describeMs?: number;
 }
 

@@ -22,15 +22,15 @@ describe('vqlm export-onnx', () => {
     const result = await runCli(['export-onnx', bundle, '--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ bundles: [{ dir: bundle, onnx: { contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx' } }] });
-    expect(await readdir(bundle)).toEqual(expect.arrayContaining(['context_tower.onnx', 'pixel_encoder.onnx', 'quality_head.onnx']));
+    expect(JSON.parse(result.stdout)).toEqual({ bundles: [{ dir: bundle, onnx: { contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx', decoder: 'decoder.onnx' } }] });
+    expect(await readdir(bundle)).toEqual(expect.arrayContaining(['context_tower.onnx', 'pixel_encoder.onnx', 'quality_head.onnx', 'decoder.onnx']));
     const manifest = JSON.parse(await readFile(join(bundle, 'model.json'), 'utf8')) as { files: { onnx: unknown } };
-    expect(manifest.files.onnx).toEqual({ contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx' });
+    expect(manifest.files.onnx).toEqual({ contextTower: 'context_tower.onnx', pixelEncoder: 'pixel_encoder.onnx', head: 'quality_head.onnx', decoder: 'decoder.onnx' });
     const after = JSON.parse((await runCli(['score', clip, '--model', bundle, '--json'])).stdout) as { score: number; perFrame: number[] };
     expect(Math.abs(after.score - before.score)).toBeLessThan(1e-4);
     after.perFrame.forEach((v, i) => expect(Math.abs(v - before.perFrame[i])).toBeLessThan(1e-4));
     const text = await runCli(['export-onnx', bundle]);
-    expect(text.stdout).toBe(`${bundle}: context_tower.onnx, pixel_encoder.onnx, quality_head.onnx\n`);
+    expect(text.stdout).toBe(`${bundle}: context_tower.onnx, pixel_encoder.onnx, quality_head.onnx, decoder.onnx\n`);
   });
 
   it('--engine picks tfjs or ONNX Runtime; onnx on a bundle without the exports fails naming the fix', async () => {

@@ -12,7 +12,7 @@ export const exportOnnxCommand: CommandModule = {
   register(program: Command): void {
     program
       .command('export-onnx')
-      .description("export a CP-LLM bundle's scoring path (pixel encoder, quality head, context tower) to ONNX in place, from its tfjs weights; score, eval and the server then run it in ONNX Runtime. An ensemble bundle: every member")
+      .description("export a CP-LLM bundle's scoring path (pixel encoder, quality head, context tower) and its decoder (LoRA folded in) to ONNX in place, from its tfjs weights; score, describe, eval and the server then run them in ONNX Runtime. An ensemble bundle: every member")
       .argument('<bundle>', 'model bundle directory (CP-LLM or CP-LLM ensemble)')
       .option('--json', 'one JSON object: {bundles: [{dir, onnx}]}')
       .action(async (bundle: string, flags: ExportOnnxFlags) => {
