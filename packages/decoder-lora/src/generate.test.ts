@@ -59,7 +59,7 @@ describe('generate', () => {
         expect(r.next).toEqual(r.sequences.map((row) => row[row.length - 1]));
       });
     }
-    await expect(generateAsync(async () => [new Float32Array(3)], 64, { startTokenIds: [[1]], maxNewTokens: 2 })).rejects.toThrow(/generateAsync: expected logits \[1\]\[64\], got \[1\]\[3\]/);
+    await expect(generateAsync(() => Promise.resolve([new Float32Array(3)]), 64, { startTokenIds: [[1]], maxNewTokens: 2 })).rejects.toThrow(/generateAsync: expected logits \[1\]\[64\], got \[1\]\[3\]/);
     prefix.dispose();
   });
 

@@ -180,7 +180,7 @@ export class CpLlm {
     const pixelEncoder = new PixelEncoder({ vit: full.pixelVit, outputDim: d, input: full.pixelInput, seed: seed + 13 });
     const head = new QualityHead({ dim: d, hidden: full.head.hidden ?? d, pooling: full.head.pooling, seed: seed + 14 });
     const decoder = options.decoder ?? new GemmaDecoder(full.decoder, initGemmaWeights(full.decoder, createRng(seed + 15)), { trainBase: options.trainDecoderBase ?? false });
-    // tidy: decoder-lora's LoraAdapter leaves its initial values undisposed (variables survive tidy).
+    // tidy: scratch tensors of the adapters' initialisation are freed with the scope (variables survive tidy).
     tf.tidy(() => {
       decoder.addLora(full.lora, seed + 16);
     });

@@ -31,7 +31,7 @@ const GEMMA2 = { modelType: 'gemma2', attnLogitSoftcapping: 5, finalLogitSoftcap
 describe('decoderToOnnx / OnnxDecoder', () => {
   for (const [name, init] of [['Gemma', {}], ['Gemma 2 (soft-capping, sliding window, exact GELU)', { ...GEMMA2, activation: 'gelu_exact' }]] as const) {
     it(`${name}: ONNX Runtime logits equal GemmaDecoder.forward within 1e-4 (LoRA folded in, hidden prefix positions)`, async () => {
-      const decoder = decoderOf(init as Partial<GemmaConfigInit>);
+      const decoder = decoderOf(init);
       const onnx = await OnnxDecoder.create(await decoderToOnnx(decoder), decoder.config);
       const prefix = tf.randomNormal<tf.Rank.R3>([2, 5, 32], 0, 1, 'float32', 3);
       const prefixMask = [[true, true, true, true, true], [true, false, false, true, true]];
@@ -44,7 +44,7 @@ describe('decoderToOnnx / OnnxDecoder', () => {
       expected.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got.data[i]))));
       expect(worst).toBeLessThan(1e-4);
       // The adapters matter: without them the logits move far more than the tolerance.
-      const bare = decoderOf(init as Partial<GemmaConfigInit>);
+      const bare = decoderOf(init);
       bare.removeLora();
       const plain = (await bare.forward({ prefixEmbeddings: prefix, prefixMask, tokenIds }).data()) as Float32Array;
       expect(Math.max(...plain.map((v, i) => Math.abs(v - expected[i])))).toBeGreaterThan(1e-2);

@@ -152,6 +152,7 @@ describe('ONNX scoring path (pixel encoder and quality head exported from tfjs)'
     expect(files).toEqual(expect.arrayContaining(['MODEL_CARD.md', 'pixel_encoder.onnx', 'quality_head.onnx', 'context_tower.onnx', 'decoder.onnx', 'model.safetensors']));
     expect(files).not.toContain('pixel_vit.onnx');
     expect(files.filter((f) => f.includes('tmp'))).toEqual([]);
+    const live = liveTensors();
     const scorer = (await createScorer(bundle)) as CpLlmScorer;
     expect(scorer.model.usesOnnxScoring).toBe(true);
     expect(scorer.model.usesOnnxDecoder).toBe(true);
@@ -162,6 +163,8 @@ describe('ONNX scoring path (pixel encoder and quality head exported from tfjs)'
     expect(reference.description?.length).toBeGreaterThan(0);
     expect(onnx.description).toBe(reference.description);
     await scorer.dispose();
+    // Loading, scoring, describing and disposing leaves no tfjs tensor behind.
+    expect(liveTensors()).toBe(live);
     // A bundle exported before the decoder was: the scoring path in ONNX Runtime, descriptions in tfjs.
     const exported = JSON.parse(await readFile(manifestPath, 'utf8'));
     delete exported.files.onnx.decoder;
