@@ -253,8 +253,14 @@ ${groups.length && summary.val?.summary ? `  | **first and last together (this m
 - **On a second split the same recipe misses its targets.** Retrained with plane and still-coffee
   held out instead (same settings, six members), it reached held-out SRCC 0.372 and flip rates
   0.196 / 0.060 at CRF differences 4 / 10. Within each segment of plane (a clear sky) it orders the
-  variants mostly right but hardly moves its score, because there is little fine detail to lose. The
-  numbers above are those of one favourable split; see apps/trainer's README ("The vqlm-tiny
+  variants mostly right but hardly moves its score, because there is little fine detail to lose.
+  The no-learning detail measure of the table above does not do better there (SRCC 0.469 on the
+  same 114 videos; 0.829 within segments). Cutting the 8 patches from the most detailed 8 of 32
+  candidate places per key frame orders the variants within each segment almost perfectly
+  (0.997) but not the segments against each other (0.449): telling a clip with little detail
+  from a degraded one needs more than fine detail, so patch placement alone does not address
+  what fails on this split; it was measured, not trained. The numbers above are those of one favourable
+  split; see apps/trainer's README ("The vqlm-tiny
   recipe on a second split").
 - **No pretrained encoders or language model.** The context tower is a random frozen ViT, so the
   "context" branch carries little semantic information. The decoder learned its language from

@@ -21,7 +21,7 @@ import {
 import { ModelError } from './errors.js';
 import { LmmVqa } from './lmm-vqa.js';
 import { saveLmmVqaBundle, type SaveLmmVqaBundleOptions } from './lmm-vqa-bundle.js';
-import { OnnxDecoder, decoderToOnnx } from './onnx-decoder.js';
+import { MAX_ONNX_DECODER_BYTES, OnnxDecoder, decoderToOnnx, onnxDecoderBytes } from './onnx-decoder.js';
 import { OnnxScoringPath, pixelEncoderToOnnx, qualityHeadToOnnx } from './onnx-scorer.js';
 
 export { BUNDLE_FILES, BUNDLE_FORMAT_VERSION } from './bundle-io.js';
@@ -213,7 +213,8 @@ async function saveCpLlmBundle(model: CpLlm, dir: string, options: SaveBundleOpt
  * Writes `model`'s scoring path as ONNX files into the bundle directory `dir` (each file
  * atomically): `pixel_encoder.onnx` (unless context-only), `quality_head.onnx`,
  * `context_tower.onnx` from a tfjs tower (a tower that is an ONNX file already is referenced),
- * and the decoder with its LoRA folded in, `decoder.onnx`.
+ * and the decoder with its LoRA folded in, `decoder.onnx` (unless its weights exceed
+ * `MAX_ONNX_DECODER_BYTES`: it then describes in tfjs).
  * @returns the manifest's `files.onnx`
  */
 export async function writeOnnxScoring(model: CpLlm, dir: string, tower: { kind: 'tfjs-vit' | 'onnx'; path: string }): Promise<OnnxScoringBundleFiles> {
@@ -234,8 +235,10 @@ export async function writeOnnxScoring(model: CpLlm, dir: string, tower: { kind:
     pixelEncoder = BUNDLE_FILES.onnxPixelEncoder;
   }
   await writeBundleFile(join(dir, BUNDLE_FILES.onnxHead), await qualityHeadToOnnx(model));
-  await writeBundleFile(join(dir, BUNDLE_FILES.onnxDecoder), await decoderToOnnx(model.decoder));
-  return { ...(contextTower ? { contextTower } : {}), ...(pixelEncoder ? { pixelEncoder } : {}), head: BUNDLE_FILES.onnxHead, decoder: BUNDLE_FILES.onnxDecoder };
+  // A decoder too large for one ONNX file (a multi-billion-parameter Gemma) keeps describing in tfjs.
+  const decoder = onnxDecoderBytes(model.decoder) <= MAX_ONNX_DECODER_BYTES ? BUNDLE_FILES.onnxDecoder : undefined;
+  if (decoder) await writeBundleFile(join(dir, decoder), await decoderToOnnx(model.decoder));
+  return { ...(contextTower ? { contextTower } : {}), ...(pixelEncoder ? { pixelEncoder } : {}), head: BUNDLE_FILES.onnxHead, ...(decoder ? { decoder } : {}) };
 }
 
 /**

@@ -12,7 +12,7 @@ export { lmmVqaBundleManifestSchema, lmmVqaBundleWeights, lmmVqaConfigSchema, lo
 export type { LmmVqaBundleManifest, LoadedLmmVqaBundle, SaveLmmVqaBundleOptions } from './lmm-vqa-bundle.js';
 export { ONNX_SCORER_NAMES, OnnxScoringPath, pixelEncoderToOnnx, qualityHeadToOnnx } from './onnx-scorer.js';
 export type { FloatBatch, OnnxScoringFiles, ScoringDims } from './onnx-scorer.js';
-export { ONNX_DECODER_NAMES, OnnxDecoder, decoderToOnnx } from './onnx-decoder.js';
+export { MAX_ONNX_DECODER_BYTES, ONNX_DECODER_NAMES, OnnxDecoder, decoderToOnnx, onnxDecoderBytes } from './onnx-decoder.js';
 export type { OnnxDecoderInput } from './onnx-decoder.js';
 export { exportBundleOnnx } from './onnx-bundle-export.js';
 export type { ExportedBundle } from './onnx-bundle-export.js';

@@ -3,7 +3,7 @@ import { createRng, tf } from '@vqlm/runtime';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { useTestBackend } from './__fixtures__/tiny.js';
 import { ModelError } from './errors.js';
-import { OnnxDecoder, decoderToOnnx } from './onnx-decoder.js';
+import { OnnxDecoder, decoderToOnnx, onnxDecoderBytes } from './onnx-decoder.js';
 import { qualityHeadToOnnx } from './onnx-scorer.js';
 import { CpLlm } from './cp-llm.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
@@ -93,6 +93,9 @@ describe('decoderToOnnx / OnnxDecoder', () => {
     await expect(wrong).rejects.toBeInstanceOf(ModelError);
     await expect(OnnxDecoder.create(head, decoder.config)).rejects.toThrow(/decoder ONNX: expected a decoder export of 2 layers with inputs \[prefix_embeds/);
     await expect(OnnxDecoder.create(await decoderToOnnx(decoder), { ...decoder.config, vocabSize: 65 })).rejects.toThrow(/logits over 65 tokens/);
+    // A decoder whose weights do not fit in one ONNX file is refused before anything is built.
+    expect(onnxDecoderBytes(decoder)).toBe([...decoder.storedWeights().values()].reduce((n, t) => n + t.size, 0) * 4);
+    await expect(decoderToOnnx(decoder, { maxBytes: onnxDecoderBytes(decoder) - 1 })).rejects.toThrow(/decoder: 0\.00 GiB of weights do not fit in one ONNX file \(2 GiB protobuf limit/);
     await model.dispose();
     decoder.dispose();
     await onnx.dispose();

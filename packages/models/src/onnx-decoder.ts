@@ -39,6 +39,18 @@ async function foldedLinear(decoder: GemmaDecoder, layer: number, name: GemmaLin
 }
 
 /**
+ * Largest decoder {@link decoderToOnnx} writes: its weights go inline into one protobuf message,
+ * which cannot exceed 2 GiB (ONNX's external-data format is not written here).
+ */
+export const MAX_ONNX_DECODER_BYTES = 2 ** 31 - 2 ** 24;
+
+/** Bytes of a decoder's float32 weights in an ONNX export (LoRA folded in adds nothing). */
+export function onnxDecoderBytes(decoder: GemmaDecoder): number {
+  let count = 0;
+  for (const tensor of decoder.storedWeights().values()) count += tensor.size;
+  return count * 4;
+}
+/**
  * A Gemma decoder (with its LoRA adapters folded into the base weights) as an ONNX model (opset
  * 17) for prefix-LM generation in ONNX Runtime, with a KV cache. Each call runs L = P + T new
  * positions after S₀ cached ones (S = S₀ + L). Inputs: `prefix_embeds [B, P, D]` (visual tokens
@@ -49,8 +61,14 @@ async function foldedLinear(decoder: GemmaDecoder, layer: number, name: GemmaLin
  * `past_key_i` / `past_value_i [B, Hkv, S₀, hd]` (S₀ = 0 on the first call). Outputs: `logits
  * [B, T, V]` of the token positions (as `GemmaDecoder.forward`) and `present_key_i` /
  * `present_value_i [B, Hkv, S, hd]`.
+ * @param options.maxBytes refuse larger weights (default {@link MAX_ONNX_DECODER_BYTES}, the most one file can hold)
+ * @throws ModelError `E_MODEL_ARG` when the weights exceed `maxBytes`.
  */
-export async function decoderToOnnx(decoder: GemmaDecoder): Promise<Uint8Array> {
+export async function decoderToOnnx(decoder: GemmaDecoder, options: { readonly maxBytes?: number } = {}): Promise<Uint8Array> {
+  const bytes = onnxDecoderBytes(decoder);
+  if (bytes > (options.maxBytes ?? MAX_ONNX_DECODER_BYTES)) {
+    throw new ModelError('E_MODEL_ARG', `decoder: ${(bytes / 2 ** 30).toFixed(2)} GiB of weights do not fit in one ONNX file (2 GiB protobuf limit; external data is not written); describe with this decoder in tfjs`);
+  }
   const c = decoder.config;
   const names = ONNX_DECODER_NAMES;
   const d = c.hiddenSize;
