@@ -214,8 +214,9 @@ export class CpLlm {
 
   /**
    * Runs the decoder of {@link describeViews} in ONNX Runtime: an export of this model's decoder
-   * ({@link decoderToOnnx}, LoRA folded in). The visual tokens and the prompt stay on tfjs; the
-   * model owns the decoder afterwards. Training (`forward`) is unaffected.
+   * ({@link decoderToOnnx}, LoRA folded in). With the ONNX scoring path attached, the prefix's
+   * pixel tokens come from its pixel encoder; the context projector and the prompt stay on tfjs.
+   * The model owns the decoder afterwards. Training (`forward`) is unaffected.
    * @throws ModelError `E_MODEL_ARG` when the export is of a decoder of another size.
    */
   async attachOnnxDecoder(decoder: OnnxDecoder): Promise<void> {
@@ -269,8 +270,11 @@ export class CpLlm {
     return out;
   }
 
-  /** Context and pixel tokens of one input: `[B, M, Th, D]` and `[B, M, Tl, D]`. */
-  private tokens(name: string, views: CpLlmViews, batch: number | null): { context: tf.Tensor; pixel: tf.Tensor } {
+  /**
+   * Context and pixel tokens of one input: `[B, M, Th, D]` and `[B, M, Tl, D]`. `pixelTokens`, when
+   * given (from the ONNX pixel encoder), are used instead of running the tfjs pixel encoder.
+   */
+  private tokens(name: string, views: CpLlmViews, batch: number | null, pixelTokens?: tf.Tensor): { context: tf.Tensor; pixel: tf.Tensor } {
     const { contextSize: _s, patchSize: p, k } = this.config;
     const features = views?.contextFeatures;
     const th = this.contextEncoder.numTokens;
@@ -288,6 +292,8 @@ export class CpLlm {
     let pixel: tf.Tensor;
     if (branches === 'context') {
       pixel = tf.zeros([b, m, this.pixelEncoder.numTokens, this.dim]);
+    } else if (pixelTokens) {
+      pixel = tf.reshape(pixelTokens, [b, m, this.pixelEncoder.numTokens, this.dim]);
     } else {
       const flatPixel = views.pixel instanceof tf.Tensor ? tf.reshape(views.pixel, [b * m, k, p, p, 3]) : { data: views.pixel.data, dims: [b * m, k, p, p, 3] };
       pixel = tf.reshape(this.pixelEncoder.forward(flatPixel), [b, m, this.pixelEncoder.numTokens, this.dim]);
@@ -497,10 +503,22 @@ export class CpLlm {
     }
   }
 
+  /** Pixel tokens `[M, Tl, D]` of one input's patches `[1, M, K, P, P, 3]` from the exported pixel encoder. */
+  private async onnxPixelTokens(path: OnnxScoringPath, patches: U8Batch): Promise<FloatBatch> {
+    const { patchSize: p, k } = this.config;
+    const m = patches.dims[1];
+    const nchw = tf.tidy(() => tf.transpose(this.pixelEncoder.vitInput({ data: patches.data, dims: [m, k, p, p, 3] }, 'pixel'), [0, 3, 1, 2]));
+    try {
+      return await path.pixelTokens({ data: (await nchw.data()) as Float32Array, dims: nchw.shape });
+    } finally {
+      nchw.dispose();
+    }
+  }
+
   /** {@link scoreViews} with the pixel encoder and the head in ONNX Runtime (stages are always awaited). */
   private async scoreViewsOnnx(path: OnnxScoringPath, batch: { context: U8Batch; pixel: U8Batch }, options: ScoreViewsOptions): Promise<number[]> {
     const { onStage } = options;
-    const { patchSize: p, k, branches } = this.config;
+    const { branches } = this.config;
     const m = batch.context.dims[1];
     let start = performance.now();
     let context: FloatBatch | null = null;
@@ -514,15 +532,7 @@ export class CpLlm {
     }
     onStage?.('context', performance.now() - start);
     start = performance.now();
-    let pixel: FloatBatch | null = null;
-    if (branches !== 'context') {
-      const nchw = tf.tidy(() => tf.transpose(this.pixelEncoder.vitInput({ data: batch.pixel.data, dims: [m, k, p, p, 3] }, 'pixel'), [0, 3, 1, 2]));
-      try {
-        pixel = await path.pixelTokens({ data: (await nchw.data()) as Float32Array, dims: nchw.shape });
-      } finally {
-        nchw.dispose();
-      }
-    }
+    const pixel = branches === 'context' ? null : await this.onnxPixelTokens(path, batch.pixel);
     onStage?.('pixel', performance.now() - start);
     start = performance.now();
     const scores = await path.frameScores(context, pixel);
@@ -544,12 +554,21 @@ export class CpLlm {
     const b = second ? this.checkViews('second', second) : null;
     const featuresA = await this.encodeContext(a.context);
     const featuresB = b ? await this.encodeContext(b.context) : null;
+    // With the ONNX scoring path, the pixel tokens of the prefix come from its pixel encoder too.
+    const path = this.config.branches === 'context' ? null : this.onnxScoring;
+    const onnxTokens = async (patches: U8Batch): Promise<tf.Tensor | undefined> => {
+      if (!path) return undefined;
+      const out = await this.onnxPixelTokens(path, patches);
+      return tf.tensor(out.data, [1, ...out.dims]);
+    };
+    const pixelA = await onnxTokens(a.pixel);
+    const pixelB = b ? await onnxTokens(b.pixel) : undefined;
     let embeddings: tf.Tensor3D | null = null;
     let mask: boolean[][] = [];
     try {
       embeddings = tf.tidy(() => {
-        const visualA = this.visual(this.tokens('first', { contextFeatures: featuresA, pixel: a.pixel }, 1));
-        const visualB = b && featuresB ? this.visual(this.tokens('second', { contextFeatures: featuresB, pixel: b.pixel }, 1)) : visualA;
+        const visualA = this.visual(this.tokens('first', { contextFeatures: featuresA, pixel: a.pixel }, 1, pixelA));
+        const visualB = b && featuresB ? this.visual(this.tokens('second', { contextFeatures: featuresB, pixel: b.pixel }, 1, pixelB)) : visualA;
         const prefix = this.prefix(visualA, visualB, [b !== null]);
         mask = prefix.mask;
         return prefix.embeddings;
@@ -569,7 +588,7 @@ export class CpLlm {
         : generate(this.decoder, { ...generation, prefixEmbeddings: prefix, prefixMask: mask });
       return this.tokenizer.decode(result.tokens[0], { skipSpecialTokens: true }).trim();
     } finally {
-      tf.dispose([featuresA, ...(featuresB ? [featuresB] : [])]);
+      tf.dispose([featuresA, ...(featuresB ? [featuresB] : []), ...(pixelA ? [pixelA] : []), ...(pixelB ? [pixelB] : [])]);
       embeddings?.dispose();
     }
   }

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tf } from '@vqlm/runtime';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bytes, liveTensors, makeClip, useTestBackend } from './__fixtures__/tiny.js';
 import { loadBundle, saveBundle } from './bundle.js';
 import type { CpLlmBranches } from './config.js';
@@ -162,6 +162,13 @@ describe('ONNX scoring path (pixel encoder and quality head exported from tfjs)'
     // The description, written by the decoder in ONNX Runtime, is the tfjs decoder's.
     expect(reference.description?.length).toBeGreaterThan(0);
     expect(onnx.description).toBe(reference.description);
+    // Its prefix's pixel tokens come from the exported pixel encoder, not from a tfjs pass.
+    const pixelTokens = vi.spyOn(OnnxScoringPath.prototype, 'pixelTokens');
+    const tfjsPixel = vi.spyOn(scorer.model.pixelEncoder, 'forward');
+    expect(await scorer.describe(clip)).toBe(reference.description);
+    expect([pixelTokens.mock.calls.length, tfjsPixel.mock.calls.length]).toEqual([1, 0]);
+    pixelTokens.mockRestore();
+    tfjsPixel.mockRestore();
     await scorer.dispose();
     // Loading, scoring, describing and disposing leaves no tfjs tensor behind.
     expect(liveTensors()).toBe(live);

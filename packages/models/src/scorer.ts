@@ -45,7 +45,7 @@ export interface ScoreTiming {
   readonly pixelMs: number;
   /** Quality head on the visual tokens. */
   readonly headMs: number;
-  /** Description generation (with `describe`: the tfjs visual-token pass for the decoder prefix, then the decoder, in ONNX Runtime when the bundle has `decoder.onnx`), else absent. */
+  /** Description generation (with `describe`: the visual tokens of the decoder prefix again, then the decoder; both in ONNX Runtime when the bundle has the exports), else absent. */
   readonly describeMs?: number;
 }
 
