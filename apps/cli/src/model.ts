@@ -40,7 +40,7 @@ export async function resolveModel(model: string | undefined): Promise<string> {
   return found;
 }
 
-/** Engines of `--engine`: `auto` scores in ONNX Runtime when the bundle has the exports (`vqlm export-onnx`), else tfjs. */
+/** Engines of `--engine`: `auto` scores (and describes, with `decoder.onnx`) in ONNX Runtime when the bundle has the exports (`vqlm export-onnx`), else tfjs. */
 export const ENGINES = ['auto', 'tfjs', 'onnx'] as const;
 export type Engine = (typeof ENGINES)[number];
 

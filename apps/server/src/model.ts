@@ -23,7 +23,7 @@ export function resolveModelDir(model: string | undefined): string {
   return found;
 }
 
-/** Scoring engines: `auto` runs the scoring path in ONNX Runtime when the bundle has its ONNX exports, else tfjs. */
+/** Scoring engines: `auto` runs the scoring path (and the decoder, with `decoder.onnx`) in ONNX Runtime when the bundle has its ONNX exports, else tfjs. */
 export const SCORING_ENGINES = ['auto', 'tfjs', 'onnx'] as const;
 export type ScoringEngine = (typeof SCORING_ENGINES)[number];
 
