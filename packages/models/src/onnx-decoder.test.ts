@@ -88,6 +88,9 @@ describe('decoderToOnnx / OnnxDecoder', () => {
     await expect(onnx.logits({ prefixEmbeddings: ok, tokenIds: [[1, 64]] })).rejects.toThrow(/tokenIds: .*ids in \[0, 64\)/);
     await expect(onnx.logits({ prefixEmbeddings: ok, prefixMask: [[true]], tokenIds: [[1]] })).rejects.toThrow(/prefixMask: expected shape \[1, 2\]/);
     const model = await CpLlm.create(cpLlmPreset('micro'), { tokenizer: presetTokenizer('micro') });
+    // An export of another decoder is refused by the model it is attached to.
+    await expect(model.attachOnnxDecoder(onnx)).rejects.toThrow(/decoder: an export of a decoder with D = 32, V = 64, 2 layers; this model's has D = 16/);
+    expect(model.usesOnnxDecoder).toBe(false);
     const head = await qualityHeadToOnnx(model);
     const wrong = OnnxDecoder.create(head, decoder.config);
     await expect(wrong).rejects.toBeInstanceOf(ModelError);
