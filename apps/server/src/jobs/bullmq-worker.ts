@@ -10,7 +10,10 @@
  *   lock expires and another worker's stalled-job check (every `stalledIntervalMs`) hands the job
  *   to the next worker. A job is started at most `attempts` times, then failed.
  * - The files a job owns (its upload directory in the shared spool) are removed when the job
- *   completes or finally fails, never while another attempt may still need them.
+ *   completes or finally fails, never while another attempt may still need them. After each run
+ *   the worker also reads the job's state back from Redis until it is settled, so that a
+ *   completion whose reply was lost to a Redis outage (recorded in Redis, but no `completed`
+ *   event here) still removes the files.
  * - {@link BullMqWorker.close} stops taking jobs and waits for the running ones; when the wait
  *   times out, the running jobs are handed back to the waiting list for another worker.
  */
@@ -82,6 +85,11 @@ export class BullMqWorker {
   private closing: Promise<WorkerCloseResult> | undefined;
   /** File removals under way (awaited by close). */
   private readonly pending = new Set<Promise<void>>();
+  /** Jobs whose files the `completed` / `failed` event removed, until their state check has run. */
+  private readonly cleaned = new Set<string>();
+  /** Timers of the state checks after a run (cleared by close). */
+  private readonly checks = new Set<NodeJS.Timeout>();
+  private readonly checkDelayMs: number;
 
   constructor(options: BullMqWorkerOptions) {
     if (typeof options.redisUrl !== 'string' || options.redisUrl === '') throw new TypeError('redisUrl: expected a redis:// URL');
@@ -91,6 +99,7 @@ export class BullMqWorker {
     this.ownedRoot = options.ownedRoot === undefined ? undefined : resolve(options.ownedRoot);
     const attempts = positiveInt('attempts', options.attempts ?? DEFAULT_ATTEMPTS, 1);
     const lockDuration = positiveInt('lockDurationMs', options.lockDurationMs ?? 30_000, 100);
+    this.checkDelayMs = 2000;
     this.connection = new Redis(options.redisUrl, { ...options.redis, maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
     this.worker = new Worker<BullMqJobData>(options.queueName ?? DEFAULT_QUEUE_NAME, (job, token) => this.run(job, token), {
@@ -153,6 +162,8 @@ export class BullMqWorker {
   }
 
   private async doClose(timeoutMs: number): Promise<WorkerCloseResult> {
+    for (const timer of this.checks) clearTimeout(timer);
+    this.checks.clear();
     const closed = this.worker.close().then(
       () => true,
       () => true,
@@ -197,6 +208,7 @@ export class BullMqWorker {
       throw thrown instanceof Error ? thrown : new Error(error.message);
     } finally {
       this.running.delete(id);
+      this.settleLater(job, 0);
     }
   }
 
@@ -205,8 +217,35 @@ export class BullMqWorker {
     void work.finally(() => this.pending.delete(work));
   }
 
+  /**
+   * Reads the job's state back from Redis a little after a run (and again while Redis cannot be
+   * reached, up to ~2 min): a finished job (`completed`, `failed`) or one Redis no longer has has
+   * its files removed; a job waiting for another attempt keeps them.
+   */
+  private settleLater(job: Job<BullMqJobData>, tries: number): void {
+    if (this.closing || tries > 60) return;
+    const timer = setTimeout(() => {
+      this.checks.delete(timer);
+      const id = String(job.id);
+      // Its files are gone already, it was handed back, or it runs here again (that run checks).
+      if (this.cleaned.delete(id) || this.handedBack.has(id) || this.running.has(id)) return;
+      job.getState().then(
+        (state) => {
+          const settled = state === 'completed' || state === 'failed' || state === 'unknown';
+          if (settled && !this.cleaned.delete(id)) {
+            this.log(`job ${id}: ${state} in Redis without an event here; removing its files`);
+            this.track(this.cleanup(job).then(() => void this.cleaned.delete(id)));
+          }
+        },
+        () => this.settleLater(job, tries + 1),
+      );
+    }, this.checkDelayMs);
+    this.checks.add(timer);
+  }
+
   private async cleanup(job: Job<BullMqJobData>): Promise<void> {
     if (this.handedBack.has(String(job.id))) return;
+    this.cleaned.add(String(job.id));
     const root = this.ownedRoot;
     const owned = (job.data.owned ?? []).filter((path) => {
       const inside = root === undefined || (typeof path === 'string' && resolve(path).startsWith(root + sep));

@@ -289,6 +289,16 @@ describe.skipIf(SKIP_REDIS)('scale-out: BullMQ queue and workers on a real redis
     expect(await spoolEmpty()).toEqual([]);
   });
 
+  it('a completion this worker never hears of (a reply lost to a Redis outage) still removes the upload', async () => {
+    const worker = localWorker();
+    // Redis records the job as completed, but the 'completed' event never reaches this worker.
+    worker.worker.removeAllListeners('completed');
+    const queue = apiQueue();
+    const { id } = await queue.add({ kind: 'score', ...(await upload(short)) });
+    expect((await until(queue, id, (r) => r.state === 'completed' || r.state === 'failed')).state).toBe('completed');
+    expect(await spoolEmpty()).toEqual([]);
+  });
+
   it('Redis restarted under load: queued jobs resume and complete', async () => {
     const persistent = await startRedis({ persistent: true });
     cleanups.push(() => persistent.destroy());
