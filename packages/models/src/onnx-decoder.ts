@@ -1,8 +1,8 @@
 import { extendPrefixLmLayout, generateAsync, linearModulePath, prefixLmBias, type GemmaConfig, type GemmaDecoder, type GemmaLinearName, type GenerateOptions, type GenerateResult } from '@vqlm/decoder-lora';
 import { OnnxGraphBuilder } from '@vqlm/encoders';
-import { createOnnxSession, tf, type OnnxSession } from '@vqlm/runtime';
+import { tf, type OnnxSession } from '@vqlm/runtime';
 import { ModelError, shapeText } from './errors.js';
-import type { FloatBatch } from './onnx-scorer.js';
+import { onnxLabel, openBundleOnnx, sameNames, type FloatBatch } from './onnx-scorer.js';
 
 /** Names of the decoder graph's inputs and output. */
 export const ONNX_DECODER_NAMES = Object.freeze({
@@ -126,20 +126,17 @@ export async function decoderToOnnx(decoder: GemmaDecoder, options: { readonly m
     const w = await foldedLinear(decoder, layer, name);
     return g.node('MatMul', [v, g.floats(`l${layer}_${name}`, w.data, w.dims)]);
   };
-  const softcap = (v: string, cap: number | null, hint: string): string => {
-    if (cap === null) return v;
-    const value = g.floats(`${hint}_cap`, [cap], []);
-    return g.node('Mul', [g.node('Tanh', [g.node('Div', [v, value])]), value]);
-  };
+  /** `tanh(v / cap) · cap`, or `v` when the cap is null; `cap` is a scalar initializer. */
+  const softcap = (v: string, cap: string | null): string => (cap === null ? v : g.node('Mul', [g.node('Tanh', [g.node('Div', [v, cap])]), cap]));
+  const attnCap = c.attnLogitSoftcapping === null ? null : g.floats('attn_cap', [c.attnLogitSoftcapping], []);
+  const finalCap = c.finalLogitSoftcapping === null ? null : g.floats('final_cap', [c.finalLogitSoftcapping], []);
   const halfF = g.floats('half', [0.5], []);
+  const exact = c.activation === 'gelu_exact';
+  const invSqrt2 = exact ? g.floats('inv_sqrt2', [Math.SQRT1_2], []) : '';
+  const cube = exact ? '' : g.floats('gelu_cube', [0.044715], []);
+  const tanhScale = exact ? '' : g.floats('gelu_k', [Math.sqrt(2 / Math.PI)], []);
   const gelu = (v: string): string => {
-    let inner: string;
-    if (c.activation === 'gelu_exact') {
-      inner = g.node('Erf', [g.node('Mul', [v, g.floats('inv_sqrt2', [Math.SQRT1_2], [])])]);
-    } else {
-      const cubed = g.node('Mul', [g.node('Mul', [v, v]), v]);
-      inner = g.node('Tanh', [g.node('Mul', [g.node('Add', [v, g.node('Mul', [cubed, g.floats('gelu_cube', [0.044715], [])])]), g.floats('gelu_k', [Math.sqrt(2 / Math.PI)], [])])]);
-    }
+    const inner = exact ? g.node('Erf', [g.node('Mul', [v, invSqrt2])]) : g.node('Tanh', [g.node('Mul', [g.node('Add', [v, g.node('Mul', [g.node('Mul', [g.node('Mul', [v, v]), v]), cube])]), tanhScale])]);
     return g.node('Mul', [g.node('Mul', [v, g.node('Add', [inner, one])]), halfF]);
   };
   const scale = g.floats('attention_scale', [1 / Math.sqrt(c.queryPreAttnScalar)], []);
@@ -162,7 +159,7 @@ export async function decoderToOnnx(decoder: GemmaDecoder, options: { readonly m
     g.output(v, { name: names.presentValue(layer), dtype: 'float32', dims: ['batch', kvHeads, 'total', hd] });
     // Query heads grouped by their KV head (HF repeat_kv): [B, Hkv, groups·S, hd].
     let scores = g.node('MatMul', [g.node('Reshape', [q, groupedShape]), g.node('Transpose', [k], { perm: { ints: [0, 1, 3, 2] } })]);
-    scores = softcap(g.node('Mul', [scores, scale]), c.attnLogitSoftcapping, `attn${layer}`);
+    scores = softcap(g.node('Mul', [scores, scale]), attnCap);
     const mask = sliding !== null && layer % 2 === 0 ? sliding : bias;
     const probs = g.node('Softmax', [g.node('Add', [g.node('Reshape', [scores, scoresShape]), mask])], { axis: { int: -1 } });
     const context = g.node('MatMul', [g.node('Reshape', [probs, groupedScoresShape]), v]);
@@ -178,7 +175,7 @@ export async function decoderToOnnx(decoder: GemmaDecoder, options: { readonly m
   // Logits of the token positions only: drop the first P positions.
   const prefixLength = g.node('Slice', [g.node('Shape', [prefix]), g.ints('one_i', [1]), g.ints('two_i', [2])]);
   const textHidden = g.node('Slice', [x, prefixLength, g.ints('end', [Number.MAX_SAFE_INTEGER]), g.ints('seq_axis', [1])]);
-  const logits = softcap(g.node('MatMul', [await rmsNorm(textHidden, 'model.norm.weight'), table]), c.finalLogitSoftcapping, 'final');
+  const logits = softcap(g.node('MatMul', [await rmsNorm(textHidden, 'model.norm.weight'), table]), finalCap);
   g.output(logits, { name: names.logits, dtype: 'float32', dims: ['batch', 'tokens', c.vocabSize] });
   return g.toBytes({ graphName: 'vqlm_gemma_decoder', metadata: { 'vqlm.model_type': c.modelType, 'vqlm.vocab_size': String(c.vocabSize), 'vqlm.hidden_size': String(d) } });
 }
@@ -196,7 +193,6 @@ export interface OnnxDecoderInput {
 /** Keys and values of the positions run so far, with each row's positions and visibility. */
 interface OnnxKvCache {
   readonly prefixVisible: readonly (readonly boolean[])[];
-  readonly prefixLength: number;
   readonly positions: number[][];
   readonly visible: boolean[][];
   keys: FloatBatch[];
@@ -221,21 +217,15 @@ export class OnnxDecoder {
    * @throws ModelError `E_BUNDLE_IO` naming the file when it cannot be opened or does not fit.
    */
   static async create(file: string | Uint8Array, config: GemmaConfig): Promise<OnnxDecoder> {
-    const label = typeof file === 'string' ? file : 'decoder ONNX';
-    let session: OnnxSession;
-    try {
-      session = await createOnnxSession(file);
-    } catch (error) {
-      throw new ModelError('E_BUNDLE_IO', `${label}: ${(error as Error).message}`, { cause: error });
-    }
+    const label = onnxLabel(file, 'decoder ONNX');
+    const session = await openBundleOnnx(file, 'decoder ONNX');
     const n = ONNX_DECODER_NAMES;
     const layers = Array.from({ length: config.numHiddenLayers }, (_, i) => i);
     const inputs = [n.prefixEmbeds, n.inputIds, n.positionIds, n.attentionBias, ...(usesSliding(config) ? [n.slidingBias] : []), ...layers.flatMap((i) => [n.pastKey(i), n.pastValue(i)])];
     const outputs = [n.logits, ...layers.flatMap((i) => [n.presentKey(i), n.presentValue(i)])];
     const vocab = session.outputs.find((o) => o.name === n.logits)?.shape?.[2];
     const dim = session.inputs.find((i) => i.name === n.prefixEmbeds)?.shape?.[2];
-    const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
-    if (!same(session.inputNames, inputs) || !same(session.outputNames, outputs) || vocab !== config.vocabSize || dim !== config.hiddenSize) {
+    if (!sameNames(session.inputNames, inputs) || !sameNames(session.outputNames, outputs) || vocab !== config.vocabSize || dim !== config.hiddenSize) {
       await session.dispose();
       throw new ModelError(
         'E_BUNDLE_IO',
@@ -279,11 +269,12 @@ export class OnnxDecoder {
     const full = new Float32Array(b * l * s);
     const window = usesSliding(this.config) ? this.config.slidingWindow : null;
     const sliding = window === null ? null : new Float32Array(b * l * s);
+    const prefixLength = cache.prefixVisible[0].length;
     for (let row = 0; row < b; row += 1) {
       extendPrefixLmLayout(cache.positions[row], cache.visible[row], cache.prefixVisible[row], s);
       for (let i = 0; i < l; i += 1) positionIds[row * l + i] = BigInt(cache.positions[row][start + i]);
-      prefixLmBias(cache.visible[row], cache.prefixLength, start, l, null, full, row * l * s);
-      if (sliding) prefixLmBias(cache.visible[row], cache.prefixLength, start, l, window, sliding, row * l * s);
+      prefixLmBias(cache.visible[row], prefixLength, start, l, null, full, row * l * s);
+      if (sliding) prefixLmBias(cache.visible[row], prefixLength, start, l, window, sliding, row * l * s);
     }
     const feeds: Record<string, FloatBatch | { data: BigInt64Array; dims: number[] }> = {
       [n.prefixEmbeds]: prefix,
@@ -311,7 +302,7 @@ export class OnnxDecoder {
     const { numHiddenLayers: layers, numKeyValueHeads: hkv, headDim: hd } = this.config;
     const b = mask.length;
     const empty = (): FloatBatch => ({ data: new Float32Array(0), dims: [b, hkv, 0, hd] });
-    return { prefixVisible: mask, prefixLength: mask[0].length, positions: mask.map(() => []), visible: mask.map(() => []), keys: Array.from({ length: layers }, empty), values: Array.from({ length: layers }, empty) };
+    return { prefixVisible: mask, positions: mask.map(() => []), visible: mask.map(() => []), keys: Array.from({ length: layers }, empty), values: Array.from({ length: layers }, empty) };
   }
 
   /**

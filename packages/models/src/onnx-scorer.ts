@@ -114,9 +114,30 @@ export interface OnnxScoringFiles {
   readonly head: string | Uint8Array;
 }
 
+/** Whether two lists of graph names hold the same names (in any order). */
+export function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((n) => b.includes(n));
+}
+
+/** What a bundle's ONNX file is called in messages: its path, else `what`. */
+export function onnxLabel(file: string | Uint8Array, what: string): string {
+  return typeof file === 'string' ? file : what;
+}
+
+/**
+ * An ONNX Runtime session on a bundle's exported file (a path or bytes).
+ * @throws ModelError `E_BUNDLE_IO` naming the file when it cannot be opened.
+ */
+export async function openBundleOnnx(file: string | Uint8Array, what: string): Promise<OnnxSession> {
+  try {
+    return await createOnnxSession(file);
+  } catch (error) {
+    throw new ModelError('E_BUNDLE_IO', `${onnxLabel(file, what)}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 function expectIo(session: OnnxSession, label: string, inputs: readonly string[], output: string): void {
-  const same = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((n) => b.includes(n));
-  if (!same(session.inputNames, inputs) || !same(session.outputNames, [output])) {
+  if (!sameNames(session.inputNames, inputs) || !sameNames(session.outputNames, [output])) {
     throw new ModelError('E_BUNDLE_IO', `${label}: expected inputs [${inputs.join(', ')}] and output ${output}, got [${session.inputNames.join(', ')}] → [${session.outputNames.join(', ')}]`);
   }
 }
@@ -151,27 +172,19 @@ export class OnnxScoringPath {
    */
   static async create(files: OnnxScoringFiles, config: CpLlmConfig, dims: ScoringDims): Promise<OnnxScoringPath> {
     const names = ONNX_SCORER_NAMES;
-    const label = (file: string | Uint8Array, what: string): string => (typeof file === 'string' ? file : what);
     if (config.branches !== 'context' && files.pixelEncoder === undefined) {
       throw new ModelError('E_BUNDLE_IO', `pixelEncoder: a model with config.branches '${config.branches}' needs the pixel encoder's ONNX file`);
     }
-    const open = async (file: string | Uint8Array, what: string): Promise<OnnxSession> => {
-      try {
-        return await createOnnxSession(file);
-      } catch (error) {
-        throw new ModelError('E_BUNDLE_IO', `${label(file, what)}: ${(error as Error).message}`, { cause: error });
-      }
-    };
     let pixel: OnnxSession | null = null;
     try {
       if (config.branches !== 'context' && files.pixelEncoder !== undefined) {
-        pixel = await open(files.pixelEncoder, 'pixel encoder ONNX');
-        expectIo(pixel, label(files.pixelEncoder, 'pixel encoder ONNX'), [names.pixelValues], names.pixelTokens);
+        pixel = await openBundleOnnx(files.pixelEncoder, 'pixel encoder ONNX');
+        expectIo(pixel, onnxLabel(files.pixelEncoder, 'pixel encoder ONNX'), [names.pixelValues], names.pixelTokens);
       }
-      const head = await open(files.head, 'quality head ONNX');
+      const head = await openBundleOnnx(files.head, 'quality head ONNX');
       try {
         const inputs = [...(config.branches !== 'pixel' ? [names.contextFeatures] : []), ...(config.branches !== 'context' ? [names.pixelTokens] : [])];
-        expectIo(head, label(files.head, 'quality head ONNX'), inputs, names.frameScores);
+        expectIo(head, onnxLabel(files.head, 'quality head ONNX'), inputs, names.frameScores);
       } catch (error) {
         await head.dispose();
         throw error;

@@ -63,6 +63,9 @@ interface Running {
   readonly token: string | undefined;
 }
 
+/** How long after a run the worker reads the job's state back (and between tries while Redis is down). */
+const SETTLE_CHECK_DELAY_MS = 2000;
+
 function positiveInt(name: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min) throw new RangeError(`${name}: expected an integer ≥ ${min}, got ${value}`);
   return value;
@@ -89,7 +92,6 @@ export class BullMqWorker {
   private readonly cleaned = new Set<string>();
   /** Timers of the state checks after a run (cleared by close). */
   private readonly checks = new Set<NodeJS.Timeout>();
-  private readonly checkDelayMs: number;
 
   constructor(options: BullMqWorkerOptions) {
     if (typeof options.redisUrl !== 'string' || options.redisUrl === '') throw new TypeError('redisUrl: expected a redis:// URL');
@@ -99,7 +101,6 @@ export class BullMqWorker {
     this.ownedRoot = options.ownedRoot === undefined ? undefined : resolve(options.ownedRoot);
     const attempts = positiveInt('attempts', options.attempts ?? DEFAULT_ATTEMPTS, 1);
     const lockDuration = positiveInt('lockDurationMs', options.lockDurationMs ?? 30_000, 100);
-    this.checkDelayMs = 2000;
     this.connection = new Redis(options.redisUrl, { ...options.redis, maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
     this.worker = new Worker<BullMqJobData>(options.queueName ?? DEFAULT_QUEUE_NAME, (job, token) => this.run(job, token), {
@@ -239,7 +240,7 @@ export class BullMqWorker {
         },
         () => this.settleLater(job, tries + 1),
       );
-    }, this.checkDelayMs);
+    }, SETTLE_CHECK_DELAY_MS);
     this.checks.add(timer);
   }
 
