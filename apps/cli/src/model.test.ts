@@ -91,7 +91,7 @@ describe('the default model of the model commands', () => {
     try {
       await saveBundle(lmm, path);
     } finally {
-      lmm.dispose();
+      await lmm.dispose();
     }
     const scored = await runCli(['score', clip, '--model', path, '--describe', '--json']);
     expect(scored.stderr).toBe('');
@@ -106,5 +106,12 @@ describe('the default model of the model commands', () => {
     const compared = await runCli(['compare', clip, clip, '--model', path, '--json']);
     expect(compared.code).toBe(0);
     expect((JSON.parse(compared.stdout) as { better: string }).better).toBe('tie');
+    // export-onnx adds LMM-VQA's whole scoring path; the score and the answer stay the same.
+    const exported = await runCli(['export-onnx', path, '--json']);
+    expect(exported.code).toBe(0);
+    expect(JSON.parse(exported.stdout)).toEqual({ bundles: [{ dir: path, onnx: { spatialEncoder: 'spatial_encoder.onnx', temporalEncoder: 'temporal_encoder.onnx', decoder: 'decoder.onnx', levelHead: 'level_head.onnx' } }] });
+    const onnx = JSON.parse((await runCli(['score', clip, '--model', path, '--describe', '--json', '--engine', 'onnx'])).stdout) as typeof record;
+    expect(Math.abs(onnx.score - record.score)).toBeLessThan(1e-4);
+    expect(onnx.description).toBe(record.description);
   });
 });

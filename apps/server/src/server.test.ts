@@ -160,7 +160,7 @@ describe('scoring through the API', () => {
     try {
       await saveBundle(lmm, lmmDir);
     } finally {
-      lmm.dispose();
+      await lmm.dispose();
     }
     const lmmScorer = await loadScorer(lmmDir, { backend: testBackend });
     const other = await startServer(lmmScorer, { mediaRoot: media, spoolDir: join(root, 'spool-lmm'), maxUploadBytes: MAX_UPLOAD });

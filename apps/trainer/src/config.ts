@@ -209,7 +209,7 @@ export const trainConfigSchema = z
         dir: z.string().min(1).default('runs/cp-llm'),
         /** Curves plot: `svg` or `png`. */
         plot: z.enum(['svg', 'png']).default('svg'),
-        /** Also export the scoring path and the decoder to ONNX in the final bundle (CP-LLM; see `@vqlm/models` `saveBundle`). */
+        /** Also export the scoring path and the decoder to ONNX in the final bundle (CP-LLM and LMM-VQA; see `@vqlm/models` `saveBundle`). */
         onnx: z.boolean().default(true),
       })
       .strict()

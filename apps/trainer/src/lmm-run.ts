@@ -117,10 +117,7 @@ export async function createLmmRun(config: TrainConfig, tokenizer: TokenizerFile
       return { items: scored, ...metrics, descriptions };
     },
     calibrate: () => Promise.resolve(null),
-    save: (dir) => saveBundle(model, dir),
-    dispose: () => {
-      model.dispose();
-      return Promise.resolve();
-    },
+    save: (dir) => saveBundle(model, dir, { onnx: config.output.onnx }),
+    dispose: () => model.dispose(),
   };
 }

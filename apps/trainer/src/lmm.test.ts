@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScorer, loadLmmVqaBundle } from '@vqlm/models';
+import { createScorer, loadLmmVqaBundle, type LmmVqa } from '@vqlm/models';
 import { initBackend, type BackendName } from '@vqlm/runtime';
 import { parseTrainConfig } from './config.js';
 import { lmmTargetText } from './lmm-run.js';
@@ -52,7 +52,9 @@ describe('train: LMM-VQA', () => {
   const cacheDir = () => join(dir, 'cache');
 
   beforeAll(async () => {
-    full = await train(parseTrainConfig(microLmmConfig(manifest, join(dir, 'full'), { train: { epochs: 6 } })), { cacheDir: cacheDir(), onEvent: (e) => events.push(e) });
+    const fullConfig = microLmmConfig(manifest, join(dir, 'full'), { train: { epochs: 6 } });
+    // With the ONNX exports (the default; the fixtures turn them off for speed).
+    full = await train(parseTrainConfig({ ...fullConfig, output: { ...(fullConfig.output as object), onnx: true } }), { cacheDir: cacheDir(), onEvent: (e) => events.push(e) });
   }, 180_000);
 
   it('trains on the answer, the level and the level score: each part falls', () => {
@@ -79,8 +81,11 @@ describe('train: LMM-VQA', () => {
   it('writes an LMM-VQA bundle that the Scorer loads and that scores on 1–5; a plot and a summary', async () => {
     const { model, manifest: bundleManifest } = await loadLmmVqaBundle(full.bundleDir ?? '');
     expect(bundleManifest.architecture).toBe('lmm-vqa');
-    model.dispose();
+    // output.onnx exports the scoring path; the Scorer then runs it in ONNX Runtime.
+    expect(bundleManifest.files.onnx?.decoder).toBe('decoder.onnx');
+    await model.dispose();
     const scorer = await createScorer(full.bundleDir ?? '');
+    expect((scorer.model as LmmVqa).usesOnnx).toBe(true);
     const clip = join(dir, 'chaplin', 'chaplin.h264-crf18.mp4');
     const result = await scorer.score(clip, { describe: true });
     await scorer.dispose();

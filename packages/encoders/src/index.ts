@@ -14,8 +14,8 @@ export { hfVitNameMap, loadVitWeights, saveVitWeights, detectHfVitFormat, HF_DEF
 export type { HfVitFormat, HfConversion, HfNameMapEntry, LoadVitWeightsOptions } from './vit-weights.js';
 export { OnnxGraphBuilder } from './onnx-graph.js';
 export type { OnnxAttribute, OnnxValue } from './onnx-graph.js';
-export { addVitToGraph, vitToOnnx, exportVitToOnnx } from './onnx-export.js';
-export type { VitGraphOptions, VitOnnxOptions } from './onnx-export.js';
+export { addPixelNormalizationToGraph, addTemporalEncoderToGraph, addVitToGraph, temporalEncoderToOnnx, vitToOnnx, exportVitToOnnx } from './onnx-export.js';
+export type { TemporalEncoderOnnxOptions, VitGraphOptions, VitOnnxOptions } from './onnx-export.js';
 export { FeatureCache, contentHash } from './feature-cache.js';
 export type { FeatureKey, CachedFeature } from './feature-cache.js';
 export type { ContextEncoder, ContextEncodeOptions } from './context-encoder.js';

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxAbsDiff, useTestBackend } from './__fixtures__/backend.js';
 import { EncoderError } from './errors.js';
 import { OnnxGraphBuilder } from './onnx-graph.js';
-import { addVitToGraph, exportVitToOnnx, vitToOnnx } from './onnx-export.js';
+import { addVitToGraph, exportVitToOnnx, temporalEncoderToOnnx, vitToOnnx } from './onnx-export.js';
+import { TemporalEncoder } from './temporal-encoder.js';
 import { ViT, vitConfig } from './vit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vqlm-onnx-export-'));
@@ -87,5 +88,62 @@ describe('ONNX export of a ViT', () => {
     expect(err).toBeInstanceOf(EncoderError);
     expect((err as Error).message).toMatch(/^imageSize: expected a multiple of the patch size 8, got 30$/);
     vit.dispose();
+  });
+});
+
+describe('ONNX export of a temporal encoder', () => {
+  /** A small encoder with random, larger-than-init weights (projector included). */
+  function randomEncoder(): TemporalEncoder {
+    const encoder = new TemporalEncoder({ numFrames: 4, imageSize: 32, tubeletFrames: 2, patchSize: 8, hiddenSize: 16, numLayers: 2, numHeads: 2, mlpDim: 32, outputDim: 24, seed: 3 });
+    for (const [store, seed] of [[encoder.params, 50], [encoder.projector.params, 90]] as const) {
+      store.names().forEach((name, i) => {
+        const t = tf.tidy(() => {
+          const r = tf.randomNormal(store.shape(name), 0, 0.3, 'float32', seed + i);
+          return name.endsWith('gamma') ? tf.add(r, 1) : r;
+        });
+        store.set(name, t);
+        t.dispose();
+      });
+    }
+    return encoder;
+  }
+
+  for (const rawPixels of [false, true]) {
+    it(`agrees with TemporalEncoder.forward within 1e-4 under ONNX Runtime (${rawPixels ? 'raw 0..255 pixels, normalised in the graph' : 'normalised input'})`, async () => {
+      const encoder = randomEncoder();
+      const session = await createOnnxSession(await temporalEncoderToOnnx(encoder, { rawPixels }), { threads: 1 });
+      try {
+        expect(session.inputNames).toEqual(['clips']);
+        expect(session.outputNames).toEqual(['temporal_tokens']);
+        for (const batch of [1, 2]) {
+          const pixels = tf.tidy(() => tf.floor(tf.randomUniform([batch, 4, 32, 32, 3], 0, 256, 'float32', batch)));
+          const expected = encoder.forward(pixels);
+          // The normalised input is what forward computes from the pixels: (x / 255 − 0.5) / 0.5.
+          const fed = rawPixels ? tf.clone(pixels) : tf.tidy(() => tf.sub(tf.div(pixels, 127.5), 1));
+          const out = (await session.run({ clips: { data: await fed.data(), dims: fed.shape } })).temporal_tokens;
+          expect(out.dims).toEqual([batch, 2, 24]);
+          expect(maxAbsDiff(out.data, await expected.data())).toBeLessThan(1e-4);
+          tf.dispose([pixels, expected, fed]);
+        }
+      } finally {
+        await session.dispose();
+        encoder.dispose();
+      }
+    });
+  }
+
+  it('every stage matters: tubelets in the wrong frame order change the tokens', async () => {
+    const encoder = randomEncoder();
+    const session = await createOnnxSession(await temporalEncoderToOnnx(encoder, { rawPixels: true }), { threads: 1 });
+    try {
+      const pixels = tf.tidy(() => tf.floor(tf.randomUniform([1, 4, 32, 32, 3], 0, 256, 'float32', 9)));
+      const swapped = tf.tidy(() => tf.concat([tf.slice(pixels, [0, 1], [1, 1]), tf.slice(pixels, [0, 0], [1, 1]), tf.slice(pixels, [0, 2], [1, 2])], 1));
+      const run = async (x: tf.Tensor) => (await session.run({ clips: { data: await x.data(), dims: x.shape } })).temporal_tokens.data;
+      expect(maxAbsDiff(await run(pixels), await run(swapped))).toBeGreaterThan(1e-3);
+      tf.dispose([pixels, swapped]);
+    } finally {
+      await session.dispose();
+      encoder.dispose();
+    }
   });
 });

@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import type { tf } from '@vqlm/runtime';
 import { EncoderError } from './errors.js';
+import type { Normalization } from './frames.js';
+import type { BlockConfig } from './layers.js';
 import { OnnxGraphBuilder } from './onnx-graph.js';
+import type { ParamStore } from './params.js';
+import type { TemporalEncoder } from './temporal-encoder.js';
 import type { ViT } from './vit.js';
 
 /** Options of {@link addVitToGraph}. */
@@ -59,8 +63,6 @@ export async function addVitToGraph(g: OnnxGraphBuilder, vit: ViT, input: string
   const h = c.hiddenSize;
   const ps = c.patchSize;
   const grid = size / ps;
-  const heads = c.numHeads;
-  const d = h / heads;
   const param = async (name: string): Promise<string> => g.floats(name, await values(p.get(name)), p.shape(name));
   const nhwc = layout === 'nchw' ? g.node('Transpose', [input], { perm: { ints: [0, 2, 3, 1] } }) : input;
   const rows = g.node('Reshape', [nhwc, g.ints('rows_shape', [-1, ps, grid, ps * c.channels])]);
@@ -79,6 +81,25 @@ export async function addVitToGraph(g: OnnxGraphBuilder, vit: ViT, input: string
   } finally {
     pos.dispose();
   }
+  return addEncoderBlocksToGraph(g, p, c, x);
+}
+
+/** Sizes of the blocks {@link addEncoderBlocksToGraph} writes. */
+interface EncoderBlocksConfig extends BlockConfig {
+  readonly numLayers: number;
+}
+
+/**
+ * Adds `numLayers` pre-norm transformer blocks (`blocks.i.*` of `p`, as `transformerBlock`) and
+ * the final layer norm (`norm.gamma`, `norm.beta`) after `x [batch, T, H]`; returns the output's
+ * name. Shared by the ViT and the temporal encoder: attention by MatMul/Softmax, GELU by Erf
+ * (exact) or Tanh.
+ */
+async function addEncoderBlocksToGraph(g: OnnxGraphBuilder, p: ParamStore, c: EncoderBlocksConfig, input: string): Promise<string> {
+  const h = c.hiddenSize;
+  const heads = c.numHeads;
+  const d = h / heads;
+  const param = async (name: string): Promise<string> => g.floats(name, await values(p.get(name)), p.shape(name));
   const eps = { float: c.layerNormEps };
   const dense = async (v: string, name: string): Promise<string> =>
     g.node('Add', [g.node('MatMul', [v, await param(`${name}.weight`)]), await param(`${name}.bias`)]);
@@ -91,6 +112,7 @@ export async function addVitToGraph(g: OnnxGraphBuilder, vit: ViT, input: string
   const invSqrt2 = exact ? g.floats('inv_sqrt2', [Math.SQRT1_2], []) : '';
   const cube = exact ? '' : g.floats('gelu_cube', [0.044715], []);
   const tanhScale = exact ? '' : g.floats('gelu_k', [Math.sqrt(2 / Math.PI)], []);
+  let x = input;
   for (let i = 0; i < c.numLayers; i++) {
     const b = `blocks.${i}`;
     const a = g.node('LayerNormalization', [x, await param(`${b}.ln1.gamma`), await param(`${b}.ln1.beta`)], { axis: { int: -1 }, epsilon: eps });
@@ -113,8 +135,76 @@ export async function addVitToGraph(g: OnnxGraphBuilder, vit: ViT, input: string
     const act = g.node('Mul', [g.node('Mul', [pre, g.node('Add', [gate, one])]), half]);
     x = g.node('Add', [x, await dense(act, `${b}.mlp.fc2`)]);
   }
-  const out = g.node('LayerNormalization', [x, await param('norm.gamma'), await param('norm.beta')], { axis: { int: -1 }, epsilon: eps });
-  return out;
+  return g.node('LayerNormalization', [x, await param('norm.gamma'), await param('norm.beta')], { axis: { int: -1 }, epsilon: eps });
+}
+
+/**
+ * Adds pixel normalisation to a graph: `input` holds raw pixel values 0..255 with the three
+ * channels last; returns `(input / 255 − mean) / std` per channel, as `normalizePixels`.
+ */
+export function addPixelNormalizationToGraph(g: OnnxGraphBuilder, input: string, normalization: Normalization): string {
+  const scale = normalization.std.map((s) => 1 / (255 * s));
+  const offset = normalization.mean.map((m, i) => -m / normalization.std[i]);
+  return g.node('Add', [g.node('Mul', [input, g.floats('pixel_scale', scale, [3])]), g.floats('pixel_offset', offset, [3])]);
+}
+
+/**
+ * Adds a {@link TemporalEncoder}'s forward pass (with its projector) to a graph: reads the
+ * normalised clip batch `input [batch, T, S, S, 3]` and returns the name of its temporal tokens
+ * `[batch, T/t, D]`. Same graph as `TemporalEncoder.forward`: tubelets by Reshape/Transpose and
+ * one MatMul, factorised position embeddings, the blocks of {@link addVitToGraph}, the final layer
+ * norm, the mean over each time step's spatial tokens, the projector.
+ */
+export async function addTemporalEncoderToGraph(g: OnnxGraphBuilder, encoder: TemporalEncoder, input: string): Promise<string> {
+  const c = encoder.config;
+  const p = encoder.params;
+  const ps = c.patchSize;
+  const grid = c.imageSize / ps;
+  const nt = encoder.numTokens;
+  const ns = encoder.spatialTokens;
+  const h = c.hiddenSize;
+  const patchValues = ps * ps * 3;
+  const param = async (name: string): Promise<string> => g.floats(name, await values(p.get(name)), p.shape(name));
+  // Per-frame spatial patches, grouped into tubelets (frame in tubelet first), as embedTubelets.
+  const rows = g.node('Reshape', [input, g.ints('tubelet_rows', [-1, ps, grid, ps * 3])]);
+  const patches = g.node('Reshape', [g.node('Transpose', [rows], { perm: { ints: [0, 2, 1, 3] } }), g.ints('tubelet_patches', [-1, nt, c.tubeletFrames, ns, patchValues])]);
+  const tubelets = g.node('Reshape', [g.node('Transpose', [patches], { perm: { ints: [0, 1, 3, 2, 4] } }), g.ints('tubelet_flat', [-1, c.tubeletFrames * patchValues])]);
+  const embedded = g.node('Add', [g.node('MatMul', [tubelets, await param('tubelet.weight')]), await param('tubelet.bias')]);
+  const grid4 = g.ints('time_space_shape', [-1, nt, ns, h]);
+  const placed = g.node('Add', [g.node('Add', [g.node('Reshape', [embedded, grid4]), await param('pos.time')]), await param('pos.space')]);
+  const tokens = g.node('Reshape', [placed, g.ints('joint_shape', [-1, nt * ns, h])]);
+  const encoded = await addEncoderBlocksToGraph(g, p, { ...c, gelu: 'exact' }, tokens);
+  const pooled = g.node('ReduceMean', [g.node('Reshape', [encoded, grid4])], { axes: { ints: [2] }, keepdims: { int: 0 } });
+  const proj = encoder.projector.params;
+  const weight = g.floats('temporal_projector_weight', await values(proj.get('weight')), proj.shape('weight'));
+  const bias = g.floats('temporal_projector_bias', await values(proj.get('bias')), proj.shape('bias'));
+  return g.node('Add', [g.node('MatMul', [pooled, weight]), bias]);
+}
+
+/** Options of {@link temporalEncoderToOnnx}. */
+export interface TemporalEncoderOnnxOptions {
+  /** Input holds raw pixel values 0..255 and the graph normalises them (default false: normalised input, as `vitToOnnx`). */
+  readonly rawPixels?: boolean;
+  /** Input name (default `clips`). */
+  readonly inputName?: string;
+  /** Output name (default `temporal_tokens`). */
+  readonly outputName?: string;
+}
+
+/**
+ * Writes a {@link TemporalEncoder} (with its projector) as an ONNX model (opset 17): input `clips
+ * [batch, T, S, S, 3]` (float32; normalised, or raw 0..255 with `rawPixels`), output
+ * `temporal_tokens [batch, T/t, D]`; the graph of {@link addTemporalEncoderToGraph}.
+ * @returns the serialised `ModelProto`.
+ */
+export async function temporalEncoderToOnnx(encoder: TemporalEncoder, options: TemporalEncoderOnnxOptions = {}): Promise<Uint8Array> {
+  const c = encoder.config;
+  const g = new OnnxGraphBuilder();
+  const input = g.input({ name: options.inputName ?? 'clips', dtype: 'float32', dims: ['batch', c.numFrames, c.imageSize, c.imageSize, 3] });
+  const pixels = options.rawPixels ? addPixelNormalizationToGraph(g, input, encoder.normalization) : input;
+  const out = await addTemporalEncoderToGraph(g, encoder, pixels);
+  g.output(out, { name: options.outputName ?? 'temporal_tokens', dtype: 'float32', dims: ['batch', encoder.numTokens, c.outputDim] });
+  return g.toBytes({ graphName: 'vqlm_temporal_encoder', metadata: { 'vqlm.temporal_config': JSON.stringify(c), 'vqlm.raw_pixels': String(options.rawPixels ?? false) } });
 }
 
 /**

@@ -1,7 +1,8 @@
 // Scoring benchmark: seconds per scored 1080p 10 s clip, split into decode (video-io
 // sampleViews), context encoder, pixel encoder, quality head and decoder (description
 // generation), with the scoring path in tfjs (wasm backend) and in ONNX Runtime (a bundle saved
-// with `onnx: true` or exported by `vqlm export-onnx`), and the ONNX/tfjs ratio per stage. Not a test; prints a markdown table.
+// with `onnx: true` or exported by `vqlm export-onnx`), and the ONNX/tfjs ratio per stage; then the
+// same for a random LMM-VQA of the trainer README's LMM shape. Not a test; prints markdown tables.
 //   pnpm --filter @vqlm/models bench [-- --bundle <dir> | --preset micro] [--reps 5] [--source plane.mp4]
 // Model: --bundle, else --preset, else findDefaultModel() (VQLM_MODEL, models/vqlm-tiny), else a
 // random CP-LLM shaped like models/vqlm-tiny/train.json. The clip is a corpus source scaled to
@@ -20,11 +21,15 @@ import {
   CP_LLM_DEFAULTS,
   CP_LLM_PRESET_NAMES,
   CpLlm,
+  LMM_VQA_PROMPT,
+  LmmVqa,
   cpLlmPreset,
+  createLmmVqaConfig,
   createCpLlmConfig,
   createScorer,
   findDefaultModel,
   loadBundle,
+  lmmVqaAnswer,
   onnxScoringFiles,
   presetTokenizer,
   readBundleArchitecture,
@@ -177,6 +182,49 @@ try {
   console.log('|---|---:|---:|---:|');
   for (const stage of stages) console.log(`| ${names[stage]} | ${s(tfjs.timing[stage])} | ${s(onnx.timing[stage])} | ${(onnx.timing[stage] / tfjs.timing[stage]).toFixed(2)} |`);
   console.log(`| **total per clip** (median of the run totals) | ${s(tfjs.timing.total)} | ${s(onnx.timing.total)} | ${(onnx.timing.total / tfjs.timing.total).toFixed(2)} |`);
+
+  // LMM-VQA: the same clip through a random LMM-VQA shaped like the apps/trainer README's LMM
+  // config, in tfjs and in ONNX Runtime (its whole scoring path: encoders, decoder, level head).
+  {
+    const lmm = new LmmVqa(
+      createLmmVqaConfig({
+        m: 4,
+        spatialVit: vitConfig('micro', { imageSize: 64, patchSize: 16, hiddenSize: 32, numLayers: 1, numHeads: 2, mlpDim: 64, classToken: false }),
+        temporal: { numFrames: 16, imageSize: 112, hiddenSize: 48, numLayers: 2, numHeads: 4, mlpDim: 96 },
+        decoder: createGemmaConfig({ vocabSize: 384, hiddenSize: 48, intermediateSize: 96, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 1, headDim: 12 }),
+      }),
+      { tokenizer: buildWordPieceTokenizer([LMM_VQA_PROMPT, lmmVqaAnswer(3.42, 'fair')], { vocabSize: 384 }) },
+    );
+    const lmmBundle = join(dir, 'lmm-bundle');
+    try {
+      await saveBundle(lmm, lmmBundle, { onnx: true });
+    } finally {
+      await lmm.dispose();
+    }
+    const lmmScorers = { tfjs: await createScorer(lmmBundle, { engine: 'tfjs' }), onnx: await createScorer(lmmBundle, { engine: 'onnx' }) };
+    const lmmRuns: Record<(typeof engines)[number], ScoreTiming[]> = { tfjs: [], onnx: [] };
+    try {
+      for (const engine of engines) await lmmScorers[engine].score(clip, { describe: true });
+      for (let i = 0; i < reps; i++) {
+        for (const engine of engines) await lmmScorers[engine].score(clip, { describe: true, onTiming: (t) => lmmRuns[engine].push(t) });
+      }
+    } finally {
+      await lmmScorers.tfjs.dispose();
+      await lmmScorers.onnx.dispose();
+    }
+    const lt = summarise(lmmRuns.tfjs);
+    const lo = summarise(lmmRuns.onnx);
+    const lmmStages: [Stage, string][] = [
+      ['decodeMs', 'decode (4 key frames at 64², 16 clip frames at 112²)'],
+      ['headMs', 'rate: spatial + temporal encoders, decoder to the question, level head'],
+      ['describeMs', 'answer: greedy decoding (≤ 24 tokens)'],
+    ];
+    console.log('\nLMM-VQA (random weights; 64² spatial ViT 32×1, temporal encoder 16 × 112², decoder D = 48 × 2 layers), same clip and runs\n');
+    console.log('| stage | tfjs (s) | ONNX Runtime (s) | ONNX / tfjs |');
+    console.log('|---|---:|---:|---:|');
+    for (const [stage, name] of lmmStages) console.log(`| ${name} | ${s(lt[stage])} | ${s(lo[stage])} | ${(lo[stage] / lt[stage]).toFixed(2)} |`);
+    console.log(`| **total per clip** | ${s(lt.total)} | ${s(lo.total)} | ${(lo.total / lt.total).toFixed(2)} |`);
+  }
 
   // Training: optimiser steps per second of the multi-task objective on a batch of 8 rows (4 single
   // videos, 4 pairs) with every trainable part of the model, against the forward pass of the same

@@ -25,6 +25,12 @@ export const BUNDLE_FILES = Object.freeze({
   onnxContextTower: 'context_tower.onnx',
   /** The decoder with its LoRA folded in, for descriptions in ONNX Runtime. */
   onnxDecoder: 'decoder.onnx',
+  /** LMM-VQA's spatial branch (frozen ViT and projector), exported. */
+  onnxSpatialEncoder: 'spatial_encoder.onnx',
+  /** LMM-VQA's temporal encoder with its projector, exported. */
+  onnxTemporalEncoder: 'temporal_encoder.onnx',
+  /** LMM-VQA's level head, exported. */
+  onnxLevelHead: 'level_head.onnx',
 });
 
 /**

@@ -155,9 +155,9 @@ export async function saveBundle(model: CpLlm, dir: string, options?: SaveBundle
 export async function saveBundle(model: LmmVqa, dir: string, options?: SaveLmmVqaBundleOptions): Promise<void>;
 export async function saveBundle(model: CpLlm | LmmVqa, dir: string, options: SaveBundleOptions = {}): Promise<void> {
   if (model instanceof LmmVqa) {
-    const unsupported = (['calibration', 'contextTowerOnnx', 'onnx'] as const).find((key) => options[key] !== undefined);
+    const unsupported = (['calibration', 'contextTowerOnnx'] as const).find((key) => options[key] !== undefined);
     if (unsupported !== undefined) throw new ModelError('E_MODEL_ARG', `options.${unsupported}: not supported for an LMM-VQA bundle (CP-LLM only)`);
-    return saveLmmVqaBundle(model, dir, { decoderPath: options.decoderPath, versions: options.versions });
+    return saveLmmVqaBundle(model, dir, { decoderPath: options.decoderPath, versions: options.versions, onnx: options.onnx });
   }
   if (!(model instanceof CpLlm)) throw new ModelError('E_MODEL_ARG', `model: expected a CpLlm or an LmmVqa, got ${String(model)}`);
   return saveCpLlmBundle(model, dir, options);

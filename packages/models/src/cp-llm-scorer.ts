@@ -196,7 +196,7 @@ export async function createScorer(source: string | CpLlm | LmmVqa, options: Cre
     const architecture = await readBundleArchitecture(source);
     if (architecture === 'lmm-vqa') {
       checkLmmVqaOptions(options);
-      return new LmmVqaScorer((await loadLmmVqaBundle(source)).model, true, { strategy: options.strategy });
+      return new LmmVqaScorer((await loadLmmVqaBundle(source, { engine: options.engine ?? 'auto' })).model, true, { strategy: options.strategy });
     }
     if (architecture === 'cp-llm-ensemble') {
       if (options.calibration) throw new ModelError('E_MODEL_ARG', 'calibration: an ensemble bundle keeps one calibration per member; it cannot be overridden');
@@ -214,9 +214,8 @@ export async function createScorer(source: string | CpLlm | LmmVqa, options: Cre
   throw new ModelError('E_MODEL_ARG', `source: expected a bundle directory, a CpLlm or an LmmVqa, got ${String(source)}`);
 }
 
-/** LMM-VQA scores on 1–5 without calibration, in tfjs only, and has no frozen-feature cache. */
+/** LMM-VQA scores on 1–5 without calibration and has no frozen-feature cache. */
 function checkLmmVqaOptions(options: CreateScorerOptions): void {
   if (options.calibration) throw new ModelError('E_MODEL_ARG', 'calibration: an LMM-VQA model has none (its level score is on 1–5 already)');
-  if (options.engine === 'onnx') throw new ModelError('E_MODEL_ARG', "engine: an LMM-VQA bundle has no ONNX exports; use 'auto' or 'tfjs'");
   if (options.cache) throw new ModelError('E_MODEL_ARG', 'cache: the frozen-feature cache is for CP-LLM context towers; LMM-VQA does not use it');
 }

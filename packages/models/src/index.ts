@@ -8,12 +8,14 @@ export { BUNDLE_FORMAT_VERSION, BUNDLE_FILES, bundleManifestSchema, bundleWeight
 export type { BundleManifest, LoadBundleOptions, LoadedBundle, OnnxScoringBundleFiles, SaveBundleOptions } from './bundle.js';
 export { readBundleArchitecture } from './bundle-io.js';
 export type { BundleArchitecture } from './bundle-io.js';
-export { lmmVqaBundleManifestSchema, lmmVqaBundleWeights, lmmVqaConfigSchema, loadLmmVqaBundle, readLmmVqaBundleManifest, saveLmmVqaBundle } from './lmm-vqa-bundle.js';
-export type { LmmVqaBundleManifest, LoadedLmmVqaBundle, SaveLmmVqaBundleOptions } from './lmm-vqa-bundle.js';
+export { lmmVqaBundleManifestSchema, lmmVqaBundleWeights, lmmVqaConfigSchema, loadLmmVqaBundle, readLmmVqaBundleManifest, saveLmmVqaBundle, writeLmmVqaOnnx } from './lmm-vqa-bundle.js';
+export type { LmmVqaBundleManifest, LoadLmmVqaBundleOptions, LoadedLmmVqaBundle, SaveLmmVqaBundleOptions } from './lmm-vqa-bundle.js';
+export { LMM_VQA_ONNX_NAMES, OnnxLmmVqaPath, lmmLevelHeadToOnnx, lmmSpatialEncoderToOnnx, lmmVqaToOnnx } from './lmm-vqa-onnx.js';
+export type { LmmVqaOnnxFiles } from './lmm-vqa-onnx.js';
 export { ONNX_SCORER_NAMES, OnnxScoringPath, pixelEncoderToOnnx, qualityHeadToOnnx } from './onnx-scorer.js';
 export type { FloatBatch, OnnxScoringFiles, ScoringDims } from './onnx-scorer.js';
 export { MAX_ONNX_DECODER_BYTES, ONNX_DECODER_NAMES, OnnxDecoder, decoderToOnnx, onnxDecoderBytes } from './onnx-decoder.js';
-export type { OnnxDecoderInput } from './onnx-decoder.js';
+export type { DecoderOnnxOptions, OnnxDecoderInput } from './onnx-decoder.js';
 export { exportBundleOnnx } from './onnx-bundle-export.js';
 export type { ExportedBundle } from './onnx-bundle-export.js';
 export type { Scorer, ScoreResult, CompareResult, ScoreOptions, ScoreTiming } from './scorer.js';

@@ -52,7 +52,7 @@ beforeAll(async () => {
   await saveBundle(model, bundle, { versions: { test: '1' } });
 });
 afterAll(async () => {
-  model?.dispose();
+  await model?.dispose();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -95,7 +95,7 @@ describe('LMM-VQA bundle', () => {
     expect(loaded.architecture).toBe('lmm-vqa');
     expect(loaded.dir).toBe(bundle);
     expect(await outputs(loaded.model)).toEqual(await outputs(model));
-    loaded.model.dispose();
+    await loaded.model.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 

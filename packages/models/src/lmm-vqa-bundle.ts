@@ -4,10 +4,11 @@ import { loadGemmaCheckpoint, loadLoraAdapter, loadTokenizer, saveGemmaCheckpoin
 import { loadVitWeights, saveVitWeights, validateVitConfig } from '@vqlm/encoders';
 import { tf, writeSafetensors } from '@vqlm/runtime';
 import { z } from 'zod';
-import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, loadBundleTensors, manifestArchitecture, readManifestJson, wrapBundleError as wrap, writeBundleDir } from './bundle-io.js';
+import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, loadBundleTensors, manifestArchitecture, readManifestJson, wrapBundleError as wrap, writeBundleDir, writeBundleFile } from './bundle-io.js';
 import { gemmaConfigSchema, loraConfigSchema, vitConfigSchema, zodIssues } from './config.js';
 import { ModelError } from './errors.js';
 import { LmmVqa, type LmmVqaConfig } from './lmm-vqa.js';
+import { OnnxLmmVqaPath, lmmVqaToOnnx, type LmmVqaOnnxFiles } from './lmm-vqa-onnx.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -54,6 +55,11 @@ export const lmmVqaBundleManifestSchema = z.object({
     decoder: z.string().min(1),
     adapter: z.string().min(1),
     tokenizer: z.string().min(1),
+    /** ONNX exports of the whole scoring path (`saveBundle(…, { onnx: true })`, `exportBundleOnnx`). */
+    onnx: z
+      .object({ spatialEncoder: z.string().min(1), temporalEncoder: z.string().min(1), decoder: z.string().min(1), levelHead: z.string().min(1) })
+      .strict()
+      .optional(),
   }),
   versions: z.record(z.string(), z.string()),
 });
@@ -67,6 +73,18 @@ export interface SaveLmmVqaBundleOptions {
   readonly decoderPath?: string;
   /** Extra entries for `versions` (e.g. the trainer's). */
   readonly versions?: Readonly<Record<string, string>>;
+  /**
+   * Also export the scoring path to ONNX (`files.onnx`: spatial encoder, temporal encoder, decoder
+   * with its hidden states, level head), so the bundle scores and answers in ONNX Runtime. Skipped
+   * for a decoder above `MAX_ONNX_DECODER_BYTES`. Default false.
+   */
+  readonly onnx?: boolean;
+}
+
+/** Options of {@link loadLmmVqaBundle}. */
+export interface LoadLmmVqaBundleOptions {
+  /** `tfjs` (default), `onnx` (requires `files.onnx`) or `auto` (ONNX Runtime when the bundle has the exports). */
+  readonly engine?: 'auto' | 'tfjs' | 'onnx';
 }
 
 /** A loaded LMM-VQA bundle; the caller disposes `model`. */
@@ -108,6 +126,7 @@ export async function saveLmmVqaBundle(model: LmmVqa, dir: string, options: Save
     if (options.decoderPath === undefined) await saveGemmaCheckpoint(join(tmp, BUNDLE_FILES.decoder), model.decoder);
     await saveLoraAdapter(join(tmp, BUNDLE_FILES.adapter), model.decoder);
     await saveTokenizer(tmp, model.tokenizer.files);
+    const onnx = options.onnx ? await writeLmmVqaOnnx(model, tmp) : null;
     const manifest = {
       format: 'vqlm-model-bundle',
       formatVersion: BUNDLE_FORMAT_VERSION,
@@ -125,11 +144,25 @@ export async function saveLmmVqaBundle(model: LmmVqa, dir: string, options: Save
         decoder: options.decoderPath ?? BUNDLE_FILES.decoder,
         adapter: BUNDLE_FILES.adapter,
         tokenizer: BUNDLE_FILES.tokenizer,
+        ...(onnx ? { onnx } : {}),
       },
       versions: { bundle: String(BUNDLE_FORMAT_VERSION), '@vqlm/models': PACKAGE_VERSION, tfjs: tf.version_core, ...options.versions },
     };
     await writeFile(join(tmp, BUNDLE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
   });
+}
+
+/**
+ * Writes `model`'s ONNX exports (`lmmVqaToOnnx`) into the bundle directory `dir`, each file
+ * atomically.
+ * @returns the manifest's `files.onnx`, or null when the decoder is too large for one ONNX file
+ */
+export async function writeLmmVqaOnnx(model: LmmVqa, dir: string): Promise<LmmVqaOnnxFiles<string> | null> {
+  const exported = await lmmVqaToOnnx(model);
+  if (exported === null) return null;
+  const files = { spatialEncoder: BUNDLE_FILES.onnxSpatialEncoder, temporalEncoder: BUNDLE_FILES.onnxTemporalEncoder, decoder: BUNDLE_FILES.onnxDecoder, levelHead: BUNDLE_FILES.onnxLevelHead };
+  for (const key of Object.keys(files) as (keyof typeof files)[]) await writeBundleFile(join(dir, files[key]), exported[key]);
+  return files;
 }
 
 /**
@@ -172,10 +205,14 @@ export async function readLmmVqaBundleManifest(dir: string): Promise<LmmVqaBundl
  * validates `model.json`, then every tensor's name and shape before any weight is assigned.
  * @throws ModelError `E_BUNDLE_CONFIG` / `E_BUNDLE_TENSOR` / `E_BUNDLE_IO` naming the field, tensor or file.
  */
-export async function loadLmmVqaBundle(dir: string): Promise<LoadedLmmVqaBundle> {
+export async function loadLmmVqaBundle(dir: string, options: LoadLmmVqaBundleOptions = {}): Promise<LoadedLmmVqaBundle> {
   const root = resolve(dir);
   const manifest = await readLmmVqaBundleManifest(root);
   const { config, files } = manifest;
+  const wanted = options.engine ?? 'tfjs';
+  if (wanted !== 'auto' && wanted !== 'tfjs' && wanted !== 'onnx') throw new ModelError('E_MODEL_ARG', `engine: expected 'auto', 'tfjs' or 'onnx', got ${String(wanted)}`);
+  if (wanted === 'onnx' && !files.onnx) throw new ModelError('E_BUNDLE_IO', `${root}: model.json has no files.onnx; save the bundle with { onnx: true } or export it with exportBundleOnnx (vqlm export-onnx)`);
+  const onnxFiles = wanted === 'tfjs' ? undefined : files.onnx;
   const at = (path: string): string => (isAbsolute(path) ? path : join(root, path));
   let tokenizer;
   try {
@@ -217,9 +254,13 @@ export async function loadLmmVqaBundle(dir: string): Promise<LoadedLmmVqaBundle>
       throw wrap(files.adapter, error);
     }
     await loadLmmVqaWeights(model, at(files.weights), files.weights);
+    if (onnxFiles) {
+      const paths = { spatialEncoder: at(onnxFiles.spatialEncoder), temporalEncoder: at(onnxFiles.temporalEncoder), decoder: at(onnxFiles.decoder), levelHead: at(onnxFiles.levelHead) };
+      await model.attachOnnx(await OnnxLmmVqaPath.create(paths, config));
+    }
     return { architecture: 'lmm-vqa', model, manifest, dir: root };
   } catch (error) {
-    model.dispose();
+    await model.dispose();
     throw error;
   }
 }

@@ -31,7 +31,7 @@ beforeAll(async () => {
   await saveBundle(model, bundle);
 });
 afterAll(async () => {
-  model?.dispose();
+  await model?.dispose();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -82,7 +82,7 @@ describe('LMM-VQA Scorer', () => {
     expect(compared.a.score).toBeCloseTo((await scorer.score(sharp)).score, 12);
     await scorer.dispose();
     await expect(scorer.score(sharp)).rejects.toThrow(/scorer used after dispose/);
-    await expect(createScorer(bundle, { engine: 'onnx' })).rejects.toThrow(/no ONNX exports/);
+    await expect(createScorer(bundle, { engine: 'onnx' })).rejects.toThrow(/model.json has no files.onnx; save the bundle with \{ onnx: true \} or export it with exportBundleOnnx/);
     await expect(createScorer(bundle, { calibration: { kind: 'linear', slope: 1, intercept: 0 } })).rejects.toThrow(/has none/);
   });
 

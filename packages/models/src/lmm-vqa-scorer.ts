@@ -92,11 +92,10 @@ export class LmmVqaScorer implements Scorer {
     return this.model.answer(await this.sample(path));
   }
 
-  dispose(): Promise<void> {
+  async dispose(): Promise<void> {
     if (!this.disposed) {
       this.disposed = true;
-      if (this.owned) this.model.dispose();
+      if (this.owned) await this.model.dispose();
     }
-    return Promise.resolve();
   }
 }

@@ -3,6 +3,8 @@ import { Projector, TEMPORAL_ENCODER_DEFAULTS, TemporalEncoder, ViT, normalizePi
 import { LevelHead, QUALITY_LEVELS, levelFromScore, levelScoreFromLogits, type QualityLevel } from '@vqlm/heads';
 import { createRng, tf } from '@vqlm/runtime';
 import { ModelError, shapeText } from './errors.js';
+import type { OnnxLmmVqaPath } from './lmm-vqa-onnx.js';
+import type { FloatBatch } from './onnx-scorer.js';
 
 /**
  * Configuration of an {@link LmmVqa}. Symbols: M key frames, S spatial frame side, T clip frames,
@@ -107,6 +109,8 @@ export class LmmVqa {
   readonly levelHead: LevelHead;
   readonly tokenizer: TextTokenizer;
   private readonly promptIds: number[];
+  private onnx: OnnxLmmVqaPath | null = null;
+  private questionEmbeddings: Float32Array | null = null;
   private disposed = false;
 
   /**
@@ -131,6 +135,33 @@ export class LmmVqa {
     tf.tidy(() => {
       this.decoder.addLora(config.lora, seed + 26);
     });
+  }
+
+  /**
+   * Runs {@link rate} and {@link answer} in ONNX Runtime: exports of this model's weights
+   * (`lmmVqaToOnnx`). The question's token embeddings are taken from the tfjs decoder once, here.
+   * The model owns the path afterwards; `forward` (training) stays on tfjs.
+   * @throws ModelError `E_MODEL_ARG` when the path was made for a model of other sizes.
+   */
+  async attachOnnx(path: OnnxLmmVqaPath): Promise<void> {
+    if (this.disposed) throw new ModelError('E_DISPOSED', 'LmmVqa used after dispose()');
+    const fields = ['m', 'spatialVit', 'temporal', 'decoder'] as const;
+    const differs = fields.find((field) => JSON.stringify(path.config[field]) !== JSON.stringify(this.config[field]));
+    if (differs !== undefined) {
+      throw new ModelError('E_MODEL_ARG', `path: made for config.${differs} ${JSON.stringify(path.config[differs])}, this model has ${JSON.stringify(this.config[differs])}`);
+    }
+    if (this.questionEmbeddings === null) {
+      const embedded = this.promptIds.length === 0 ? null : this.decoder.embedTokens([this.promptIds]);
+      this.questionEmbeddings = embedded === null ? new Float32Array(0) : ((await embedded.data()) as Float32Array);
+      embedded?.dispose();
+    }
+    await this.onnx?.dispose();
+    this.onnx = path;
+  }
+
+  /** Whether {@link rate} and {@link answer} run in ONNX Runtime. */
+  get usesOnnx(): boolean {
+    return this.onnx !== null;
   }
 
   /** The trainable variables: spatial projector, temporal encoder, level head, LoRA. */
@@ -172,6 +203,21 @@ export class LmmVqa {
    */
   async rate(input: Pick<LmmVqaInput, 'frames' | 'clip'>): Promise<{ score: number; level: QualityLevel; probabilities: number[] }> {
     const start = this.tokenizer.bosTokenId ?? 0;
+    if (this.onnx !== null) {
+      if (this.disposed) throw new ModelError('E_DISPOSED', 'LmmVqa used after dispose()');
+      this.checkVisual(input, 1);
+      const d = this.config.decoder.hiddenSize;
+      const prefix = await this.onnxPrefix(this.onnx, input);
+      const p = prefix.dims[1];
+      const hidden = await this.onnx.decoder.hiddenStates({ prefixEmbeddings: prefix, tokenIds: [[start]] });
+      const logits = await this.onnx.levelLogits({ data: hidden.data.slice((p - 1) * d, p * d), dims: [1, d] });
+      const top = Math.max(...logits);
+      const weights = Array.from(logits, (v) => Math.exp(v - top));
+      const total = weights.reduce((a, b) => a + b, 0);
+      const probabilities = weights.map((w) => w / total);
+      const score = probabilities.reduce((sum, q, i) => sum + q * (i + 1), 0);
+      return { score, level: levelFromScore(score), probabilities };
+    }
     const out = this.forward({ frames: input?.frames, clip: input?.clip, targetTokenIds: [[start]] });
     const softmax = tf.softmax(out.levelLogits);
     try {
@@ -195,20 +241,26 @@ export class LmmVqa {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+    const eos = this.tokenizer.eosTokenId;
+    const generation = { startTokenIds: [[this.tokenizer.bosTokenId ?? 0]], maxNewTokens: options.maxNewTokens ?? 24, stopTokens: eos === null ? [] : [eos], temperature: 0 };
+    const text = (tokens: number[]): string => this.tokenizer.decode(tokens, { skipSpecialTokens: true }).trim();
+    const onnx = this.onnx;
+    if (onnx !== null) {
+      return this.onnxPrefix(onnx, input)
+        .then((prefix) => onnx.decoder.generate({ prefixEmbeddings: prefix }, generation))
+        .then((result) => text(result.tokens[0]));
+    }
     const prefix = tf.tidy(() => this.prefix(input, 1));
     try {
-      const eos = this.tokenizer.eosTokenId;
-      const result = generate(this.decoder, {
-        prefixEmbeddings: prefix,
-        startTokenIds: [[this.tokenizer.bosTokenId ?? 0]],
-        maxNewTokens: options.maxNewTokens ?? 24,
-        stopTokens: eos === null ? [] : [eos],
-        temperature: 0,
-      });
-      return Promise.resolve(this.tokenizer.decode(result.tokens[0], { skipSpecialTokens: true }).trim());
+      return Promise.resolve(text(generate(this.decoder, { ...generation, prefixEmbeddings: prefix }).tokens[0]));
     } finally {
       prefix.dispose();
     }
+  }
+
+  /** The decoder prefix from the ONNX encoders (shapes checked by the caller). */
+  private onnxPrefix(path: OnnxLmmVqaPath, input: Pick<LmmVqaInput, 'frames' | 'clip'>): Promise<FloatBatch> {
+    return path.prefix(input.frames, input.clip, this.questionEmbeddings ?? new Float32Array(0));
   }
 
   /** Checks `frames` `[b, M, S, S, 3]` and `clip` `[b, T, s, s, 3]`, naming the bad one and both shapes. */
@@ -241,7 +293,8 @@ export class LmmVqa {
     return tf.concat(parts, 1) as tf.Tensor3D;
   }
 
-  dispose(): void {
+  /** Frees every part: the tfjs weights at once, then the ONNX Runtime sessions when attached. */
+  async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     this.spatialEncoder.dispose();
@@ -249,5 +302,8 @@ export class LmmVqa {
     this.temporalEncoder.dispose();
     this.levelHead.dispose();
     this.decoder.dispose();
+    const onnx = this.onnx;
+    this.onnx = null;
+    await onnx?.dispose();
   }
 }

@@ -55,6 +55,37 @@ describe('decoderToOnnx / OnnxDecoder', () => {
     });
   }
 
+  it('with hiddenStates: the final-norm state of every position equals GemmaDecoder.hiddenStates within 1e-4; the logits are unchanged', async () => {
+    const decoder = decoderOf(GEMMA2, 6);
+    const plain = await OnnxDecoder.create(await decoderToOnnx(decoder), decoder.config);
+    const onnx = await OnnxDecoder.create(await decoderToOnnx(decoder, { hiddenStates: true }), decoder.config);
+    expect([plain.hasHiddenStates, onnx.hasHiddenStates]).toEqual([false, true]);
+    const prefix = tf.randomNormal<tf.Rank.R3>([2, 4, 32], 0, 1, 'float32', 8);
+    const prefixMask = [[true, true, true, true], [true, false, true, true]];
+    const tokenIds = [[2, 7, 11], [2, 50, 3]];
+    const reference = decoder.hiddenStates({ prefixEmbeddings: prefix, prefixMask, tokenIds });
+    const expected = (await reference.data()) as Float32Array;
+    const input = { prefixEmbeddings: { data: (await prefix.data()) as Float32Array, dims: [2, 4, 32] }, prefixMask, tokenIds };
+    const got = await onnx.hiddenStates(input);
+    expect(got.dims).toEqual([2, 7, 32]);
+    // Rows of hidden prefix positions see nothing; compare the visible ones (all of row 0, and row 1 but position 1).
+    let worst = 0;
+    for (let row = 0; row < 2; row += 1) {
+      for (let pos = 0; pos < 7; pos += 1) {
+        if (row === 1 && pos === 1) continue;
+        for (let k = 0; k < 32; k += 1) worst = Math.max(worst, Math.abs(expected[(row * 7 + pos) * 32 + k] - got.data[(row * 7 + pos) * 32 + k]));
+      }
+    }
+    expect(worst).toBeLessThan(1e-4);
+    const a = await plain.logits(input);
+    const b = await onnx.logits(input);
+    expect(Math.max(...a.data.map((v, i) => Math.abs(v - b.data[i])))).toBeLessThan(1e-5);
+    await expect(plain.hiddenStates(input)).rejects.toThrow(/decoder: this export has no hidden_states output; export it with decoderToOnnx\(decoder, \{ hiddenStates: true \}\)/);
+    tf.dispose([prefix, reference]);
+    decoder.dispose();
+    await Promise.all([plain.dispose(), onnx.dispose()]);
+  });
+
   it('greedy generation in ONNX Runtime writes the tokens of generate (with n-gram blocking and a stop token)', async () => {
     const decoder = decoderOf(GEMMA2, 4);
     const onnx = await OnnxDecoder.create(await decoderToOnnx(decoder), decoder.config);

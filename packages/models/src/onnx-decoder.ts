@@ -12,6 +12,8 @@ export const ONNX_DECODER_NAMES = Object.freeze({
   attentionBias: 'attention_bias',
   slidingBias: 'sliding_attention_bias',
   logits: 'logits',
+  /** Optional output ({@link DecoderOnnxOptions.hiddenStates}): final-norm hidden states of every new position. */
+  hiddenStates: 'hidden_states',
   /** Per layer i: `past_key_i` / `past_value_i` in, `present_key_i` / `present_value_i` out. */
   pastKey: (layer: number) => `past_key_${layer}`,
   pastValue: (layer: number) => `past_value_${layer}`,
@@ -50,6 +52,18 @@ export function onnxDecoderBytes(decoder: GemmaDecoder): number {
   for (const tensor of decoder.storedWeights().values()) count += tensor.size;
   return count * 4;
 }
+/** Options of {@link decoderToOnnx}. */
+export interface DecoderOnnxOptions {
+  /** Refuse larger weights (default {@link MAX_ONNX_DECODER_BYTES}, the most one file can hold). */
+  readonly maxBytes?: number;
+  /**
+   * Also output `hidden_states [B, L, D]`: the final-norm hidden states of every new position,
+   * prefix included (as `GemmaDecoder.hiddenStates`), for a head on the decoder such as
+   * LMM-VQA's level head. Default false.
+   */
+  readonly hiddenStates?: boolean;
+}
+
 /**
  * A Gemma decoder (with its LoRA adapters folded into the base weights) as an ONNX model (opset
  * 17) for prefix-LM generation in ONNX Runtime, with a KV cache. Each call runs L = P + T new
@@ -60,11 +74,10 @@ export function onnxDecoderBytes(decoder: GemmaDecoder): number {
  * window `sliding_attention_bias` of the same shape for its even layers, and per layer
  * `past_key_i` / `past_value_i [B, Hkv, S₀, hd]` (S₀ = 0 on the first call). Outputs: `logits
  * [B, T, V]` of the token positions (as `GemmaDecoder.forward`) and `present_key_i` /
- * `present_value_i [B, Hkv, S, hd]`.
- * @param options.maxBytes refuse larger weights (default {@link MAX_ONNX_DECODER_BYTES}, the most one file can hold)
+ * `present_value_i [B, Hkv, S, hd]`, and with `hiddenStates` also `hidden_states [B, L, D]`.
  * @throws ModelError `E_MODEL_ARG` when the weights exceed `maxBytes`.
  */
-export async function decoderToOnnx(decoder: GemmaDecoder, options: { readonly maxBytes?: number } = {}): Promise<Uint8Array> {
+export async function decoderToOnnx(decoder: GemmaDecoder, options: DecoderOnnxOptions = {}): Promise<Uint8Array> {
   const bytes = onnxDecoderBytes(decoder);
   if (bytes > (options.maxBytes ?? MAX_ONNX_DECODER_BYTES)) {
     throw new ModelError('E_MODEL_ARG', `decoder: ${(bytes / 2 ** 30).toFixed(2)} GiB of weights do not fit in one ONNX file (2 GiB protobuf limit; external data is not written); describe with this decoder in tfjs`);
@@ -172,10 +185,19 @@ export async function decoderToOnnx(decoder: GemmaDecoder, options: { readonly m
     if (gemma2) mlp = await rmsNorm(mlp, `${p}.post_feedforward_layernorm.weight`);
     x = g.node('Add', [x, mlp]);
   }
-  // Logits of the token positions only: drop the first P positions.
+  // Logits of the token positions only: drop the first P positions. The final norm works per
+  // position, so it runs on the text positions alone unless every position's state is an output.
   const prefixLength = g.node('Slice', [g.node('Shape', [prefix]), g.ints('one_i', [1]), g.ints('two_i', [2])]);
-  const textHidden = g.node('Slice', [x, prefixLength, g.ints('end', [Number.MAX_SAFE_INTEGER]), g.ints('seq_axis', [1])]);
-  const logits = softcap(g.node('MatMul', [await rmsNorm(textHidden, 'model.norm.weight'), table]), finalCap);
+  const textPositions = (v: string): string => g.node('Slice', [v, prefixLength, g.ints('end', [Number.MAX_SAFE_INTEGER]), g.ints('seq_axis', [1])]);
+  let textNormed: string;
+  if (options.hiddenStates) {
+    const normed = await rmsNorm(x, 'model.norm.weight');
+    g.output(normed, { name: names.hiddenStates, dtype: 'float32', dims: ['batch', 'new', d] });
+    textNormed = textPositions(normed);
+  } else {
+    textNormed = await rmsNorm(textPositions(x), 'model.norm.weight');
+  }
+  const logits = softcap(g.node('MatMul', [textNormed, table]), finalCap);
   g.output(logits, { name: names.logits, dtype: 'float32', dims: ['batch', 'tokens', c.vocabSize] });
   return g.toBytes({ graphName: 'vqlm_gemma_decoder', metadata: { 'vqlm.model_type': c.modelType, 'vqlm.vocab_size': String(c.vocabSize), 'vqlm.hidden_size': String(d) } });
 }
@@ -206,10 +228,13 @@ interface OnnxKvCache {
 export class OnnxDecoder {
   readonly session: OnnxSession;
   readonly config: GemmaConfig;
+  /** Whether the export has the `hidden_states` output ({@link hiddenStates}). */
+  readonly hasHiddenStates: boolean;
 
   private constructor(session: OnnxSession, config: GemmaConfig) {
     this.session = session;
     this.config = config;
+    this.hasHiddenStates = session.outputNames.includes(ONNX_DECODER_NAMES.hiddenStates);
   }
 
   /**
@@ -223,6 +248,7 @@ export class OnnxDecoder {
     const layers = Array.from({ length: config.numHiddenLayers }, (_, i) => i);
     const inputs = [n.prefixEmbeds, n.inputIds, n.positionIds, n.attentionBias, ...(usesSliding(config) ? [n.slidingBias] : []), ...layers.flatMap((i) => [n.pastKey(i), n.pastValue(i)])];
     const outputs = [n.logits, ...layers.flatMap((i) => [n.presentKey(i), n.presentValue(i)])];
+    if (session.outputNames.includes(n.hiddenStates)) outputs.push(n.hiddenStates);
     const vocab = session.outputs.find((o) => o.name === n.logits)?.shape?.[2];
     const dim = session.inputs.find((i) => i.name === n.prefixEmbeds)?.shape?.[2];
     if (!sameNames(session.inputNames, inputs) || !sameNames(session.outputNames, outputs) || vocab !== config.vocabSize || dim !== config.hiddenSize) {
@@ -257,8 +283,11 @@ export class OnnxDecoder {
     return t;
   }
 
-  /** Runs `tokenIds` (after `prefix` on the first call) on top of `cache`, which it extends; returns the logits `[B, T, V]`. */
-  private async run(cache: OnnxKvCache, prefix: FloatBatch, tokenIds: readonly (readonly number[])[]): Promise<FloatBatch> {
+  /**
+   * Runs `tokenIds` (after `prefix` on the first call) on top of `cache`, which it extends;
+   * returns the logits `[B, T, V]` and, when exported, the hidden states `[B, P + T, D]`.
+   */
+  private async run(cache: OnnxKvCache, prefix: FloatBatch, tokenIds: readonly (readonly number[])[]): Promise<{ logits: FloatBatch; hidden?: FloatBatch }> {
     const n = ONNX_DECODER_NAMES;
     const b = cache.positions.length;
     const t = tokenIds[0].length;
@@ -294,7 +323,7 @@ export class OnnxDecoder {
     }
     cache.keys = cache.keys.map((_, i) => out[n.presentKey(i)]);
     cache.values = cache.values.map((_, i) => out[n.presentValue(i)]);
-    return logits;
+    return { logits, hidden: out[n.hiddenStates] };
   }
 
   /** An empty cache for B rows whose prefix has visibility `mask`. */
@@ -312,7 +341,25 @@ export class OnnxDecoder {
   async logits(input: OnnxDecoderInput): Promise<FloatBatch> {
     const { b, mask } = this.checkPrefix(input);
     this.checkTokens(input.tokenIds, b);
-    return this.run(this.cache(mask), input.prefixEmbeddings, input.tokenIds);
+    return (await this.run(this.cache(mask), input.prefixEmbeddings, input.tokenIds)).logits;
+  }
+
+  /**
+   * Final-norm hidden states `[B, P + T, D]` of every position, prefix included, as
+   * `GemmaDecoder.hiddenStates` (a hidden prefix position's row is computed but sees nothing).
+   * @throws ModelError `E_MODEL_ARG` naming the input and both shapes, or when the export has no
+   *   `hidden_states` output (export with `decoderToOnnx(decoder, { hiddenStates: true })`).
+   */
+  async hiddenStates(input: OnnxDecoderInput): Promise<FloatBatch> {
+    if (!this.hasHiddenStates) throw new ModelError('E_MODEL_ARG', `decoder: this export has no ${ONNX_DECODER_NAMES.hiddenStates} output; export it with decoderToOnnx(decoder, { hiddenStates: true })`);
+    const { b, p, mask } = this.checkPrefix(input);
+    const t = this.checkTokens(input.tokenIds, b);
+    const { hidden } = await this.run(this.cache(mask), input.prefixEmbeddings, input.tokenIds);
+    const expected = [b, p + t, this.config.hiddenSize];
+    if (!hidden || hidden.dims.join() !== expected.join()) {
+      throw new ModelError('E_MODEL_ARG', `${ONNX_DECODER_NAMES.hiddenStates}: expected shape ${shapeText(expected)}, got ${hidden ? shapeText(hidden.dims) : 'nothing'}`);
+    }
+    return hidden;
   }
 
   /**
@@ -329,7 +376,7 @@ export class OnnxDecoder {
     return generateAsync(
       async ({ next, sequences }) => {
         const ids = next === null ? sequences : next.map((id) => [id]);
-        const logits = await this.run(cache, next === null ? prefix.prefixEmbeddings : none, ids);
+        const { logits } = await this.run(cache, next === null ? prefix.prefixEmbeddings : none, ids);
         const t = ids[0].length;
         return ids.map((_, row) => logits.data.slice((row * t + t - 1) * v, (row * t + t) * v));
       },

@@ -163,7 +163,7 @@ describe('lmmVqaObjective', () => {
     expect(scores[0]).toBeGreaterThan(scores[2]);
     expect(scores[2]).toBeGreaterThan(scores[1]);
     optimizer.dispose();
-    model.dispose();
+    await model.dispose();
   });
 
   it('leaves out parts without rows and names bad batch fields', async () => {
@@ -174,6 +174,6 @@ describe('lmmVqaObjective', () => {
     expect(() => tf.tidy(() => lmmVqaObjective(model, { ...batch, scoreTargets: [1] }).total)).toThrow(/batch.scoreTargets: expected 4 rows, got 1/);
     expect(() => tf.tidy(() => lmmVqaObjective(model, { ...batch, labels: batch.labels.map((r) => r.slice(1)) }).total)).toThrow(/batch.labels\[0\]: expected \d+ ids as in inputIds/);
     expect(() => tf.tidy(() => lmmVqaObjective(model, batch, { weights: { level: Number.NaN } }).total)).toThrow(/weights.level: expected a finite number ≥ 0, got NaN/);
-    model.dispose();
+    await model.dispose();
   });
 });

@@ -6,14 +6,16 @@ interface ExportOnnxFlags {
   json?: boolean;
 }
 
-/** `vqlm export-onnx <bundle>`: exports a CP-LLM bundle's scoring path to ONNX, in place. */
+/** `vqlm export-onnx <bundle>`: exports a bundle's scoring path to ONNX, in place. */
 export const exportOnnxCommand: CommandModule = {
   name: 'export-onnx',
   register(program: Command): void {
     program
       .command('export-onnx')
-      .description("export a CP-LLM bundle's scoring path (pixel encoder, quality head, context tower) and its decoder (LoRA folded in) to ONNX in place, from its tfjs weights; score, describe, eval and the server then run them in ONNX Runtime. An ensemble bundle: every member")
-      .argument('<bundle>', 'model bundle directory (CP-LLM or CP-LLM ensemble)')
+      .description(
+        "export a bundle's scoring path to ONNX in place, from its tfjs weights: CP-LLM's pixel encoder, quality head, context tower and decoder (LoRA folded in), or LMM-VQA's spatial and temporal encoders, decoder and level head; score, describe, eval and the server then run them in ONNX Runtime. An ensemble bundle: every member",
+      )
+      .argument('<bundle>', 'model bundle directory (CP-LLM, CP-LLM ensemble or LMM-VQA)')
       .option('--json', 'one JSON object: {bundles: [{dir, onnx}]}')
       .action(async (bundle: string, flags: ExportOnnxFlags) => {
         const [{ initBackend }, { exportBundleOnnx }] = await Promise.all([import('@vqlm/runtime'), import('@vqlm/models')]);
