@@ -61,6 +61,8 @@ const lmmSchema = z
     spatialVit: vitSchema.default({ preset: 'base' }),
     /** The trainable SlowFast-style temporal encoder (any field of `@vqlm/encoders` `TEMPORAL_ENCODER_DEFAULTS`). */
     temporal: lmmVqaConfigSchema.shape.temporal.omit({ layerNormEps: true }).partial().strict().default({}),
+    /** How inputs are cut from the frames: `resized` (the paper's: whole frames scaled) or `native` (central squares at the video's resolution). */
+    views: lmmVqaConfigSchema.shape.views,
   })
   .strict();
 

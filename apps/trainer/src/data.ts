@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { readManifest, splitBySource, writeFileAtomic, type ManifestEntry, type SplitName } from '@vqlm/datasets';
 import { FeatureCache } from '@vqlm/encoders';
-import type { CpLlm, LmmVqa } from '@vqlm/models';
+import { sampleLmmVqaViews, type CpLlm, type LmmVqa } from '@vqlm/models';
 import { sampleViews } from '@vqlm/video-io';
 import type { TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
@@ -214,21 +214,17 @@ export async function prepareData(entries: readonly ManifestEntry[], root: strin
  * feature cache: its tokens feed a trained projector inside the step).
  */
 export async function prepareLmmData(entries: readonly ManifestEntry[], root: string, model: LmmVqa, options: PrepareOptions): Promise<PreparedData<LmmPreparedItem>> {
-  const { m, spatialVit, temporal } = model.config;
+  const { m, spatialVit, temporal, views: cut } = model.config;
   const s = spatialVit.imageSize;
   const t = temporal.numFrames;
   const c = temporal.imageSize;
   const bytes: [number, number] = [m * s * s * 3, t * c * c * 3];
   const { items, failed } = await prepareEach(entries, root, options, async (entry, path): Promise<LmmPreparedItem> => {
-    const key = await viewKey(path, [LMM_VIEW_MAGIC, m, s, t, c]);
+    // `resized` keeps the key of caches written before `views` existed.
+    const key = await viewKey(path, cut === 'resized' ? [LMM_VIEW_MAGIC, m, s, t, c] : [LMM_VIEW_MAGIC, m, s, t, c, cut]);
     const views = await cachedViews(options.cacheDir, key, bytes, async () => {
-      const frames = await sampleViews(path, { m, context: { size: s }, pixel: false, signal: options.signal });
-      const clip = await sampleViews(path, { m: t, context: { size: c }, pixel: false, signal: options.signal });
-      if (!frames.context || !clip.context) throw new Error('no views returned');
-      if (frames.context.frames.length !== bytes[0] || clip.context.frames.length !== bytes[1]) {
-        throw new Error(`expected ${m} key frames and ${t} clip frames, got ${frames.indices.length} and ${clip.indices.length}`);
-      }
-      return { context: frames.context.frames, pixel: clip.context.frames, frameIndices: frames.indices };
+      const sampled = await sampleLmmVqaViews(path, model.config, { signal: options.signal });
+      return { context: sampled.frames.data, pixel: sampled.clip.data, frameIndices: sampled.keyFrames.map((f) => f.index) };
     });
     return { entry, split: entry.split ?? 'train', path, frames: views.context, clip: views.pixel };
   });

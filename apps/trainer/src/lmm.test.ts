@@ -5,6 +5,7 @@ import { createScorer, loadLmmVqaBundle, type LmmVqa } from '@vqlm/models';
 import { initBackend, type BackendName } from '@vqlm/runtime';
 import { parseTrainConfig } from './config.js';
 import { lmmTargetText } from './lmm-run.js';
+import { lmmModelConfig } from './model.js';
 import { train, type LogRecord, type StepRecord, type TrainEvent } from './trainer.js';
 import { makeTempDir, makeTinyCorpus, microConfig, microLmmConfig, removeTempDir } from './__fixtures__/corpus.js';
 
@@ -28,7 +29,12 @@ describe('LMM-VQA config', () => {
     expect(config.train.lossWeights).toEqual({ mse: 1, rank: 1, ce: 1, level: 1 });
     expect(config.model.lmm?.temporal.numFrames).toBe(4);
     const defaults = parseTrainConfig({ data: { manifest: 'm.jsonl' }, model: { architecture: 'lmm-vqa' } });
-    expect(defaults.model.lmm).toEqual({ spatialVit: { preset: 'base' }, temporal: {} });
+    expect(defaults.model.lmm).toEqual({ spatialVit: { preset: 'base' }, temporal: {}, views: 'resized' });
+    // model.lmm.views reaches the model config (and so the bundle and the scorer's sampling).
+    const native = microLmmConfig(manifest, join(dir, 'x'));
+    const nativeModel = native.model as { lmm: object };
+    expect(lmmModelConfig(parseTrainConfig({ ...native, model: { ...nativeModel, lmm: { ...nativeModel.lmm, views: 'native' } } })).views).toBe('native');
+    expect(lmmModelConfig(config).views).toBe('resized');
     const cp = parseTrainConfig(microConfig(manifest, join(dir, 'y')));
     expect('architecture' in cp.model || 'lmm' in cp.model || 'level' in cp.train.lossWeights).toBe(false);
   });
@@ -40,6 +46,7 @@ describe('LMM-VQA config', () => {
     expect(lmm((c) => ({ ...c, ensemble: { members: 3 } }))).toThrow(/config.ensemble: ensembles are CP-LLM only/);
     expect(lmm((c) => ({ ...c, model: { ...c.model, contextTowerOnnx: 'siglip.onnx' } }))).toThrow(/config.model.contextTowerOnnx: LMM-VQA's frozen tower is the tfjs ViT/);
     expect(lmm((c) => ({ ...c, model: { ...c.model, lmm: { spatialVit: { preset: 'huge' } } } }))).toThrow(/config.model.lmm.spatialVit.preset: unknown ViT preset "huge"/);
+    expect(lmm((c) => ({ ...c, model: { ...c.model, lmm: { views: 'crop' } } }))).toThrow(/config.model.lmm.views/);
     const cp = microConfig(manifest, join(dir, 'y'));
     expect(() => parseTrainConfig({ ...cp, model: { ...cp.model, lmm: {} } })).toThrow(/config.model.lmm: only for model.architecture 'lmm-vqa'/);
     expect(() => parseTrainConfig({ ...cp, train: { ...cp.train, lossWeights: { level: 2 } } })).toThrow(/config.train.lossWeights.level: only for model.architecture 'lmm-vqa'/);

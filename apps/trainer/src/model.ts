@@ -112,6 +112,7 @@ export function lmmModelConfig(config: TrainConfig, decoder?: GemmaDecoder): Lmm
       m: model.m,
       spatialVit: vit(lmm.spatialVit),
       temporal: lmm.temporal,
+      views: lmm.views,
       decoder: decoder?.config ?? gemmaConfig(config),
       lora: { ...model.lora, targetModules: model.lora.targetModules as LmmVqaConfig['lora']['targetModules'] },
       seed: config.seed,

@@ -99,6 +99,21 @@ describe('LMM-VQA bundle', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('keeps config.views; a model.json from before the option reads as the paper’s resized views', async () => {
+    expect(model.config.views).toBe('resized');
+    const edit = (change: (json: { config: Record<string, unknown> }) => void) => async (path: string) => {
+      const json = JSON.parse(await readFile(join(path, BUNDLE_FILES.manifest), 'utf8')) as { config: Record<string, unknown> };
+      change(json);
+      await writeFile(join(path, BUNDLE_FILES.manifest), JSON.stringify(json));
+    };
+    const older = await corrupt('older-views', edit((json) => delete json.config.views));
+    expect((await readLmmVqaBundleManifest(older)).config.views).toBe('resized');
+    const native = await corrupt('native-views', edit((json) => (json.config.views = 'native')));
+    expect((await readLmmVqaBundleManifest(native)).config.views).toBe('native');
+    const bad = await corrupt('bad-views', edit((json) => (json.config.views = 'crop')));
+    await expect(readLmmVqaBundleManifest(bad)).rejects.toThrow(/model.json.config.views: Invalid enum value. Expected 'resized' \| 'native', received 'crop'/);
+  });
+
   it('is refused by the CP-LLM loader with a pointer to loadLmmVqaBundle, and the other way round', async () => {
     const error = await loadBundle(bundle).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelError);

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, loadBundleTensors, manifestArchitecture, readManifestJson, wrapBundleError as wrap, writeBundleDir, writeBundleFile } from './bundle-io.js';
 import { gemmaConfigSchema, loraConfigSchema, vitConfigSchema, zodIssues } from './config.js';
 import { ModelError } from './errors.js';
-import { LmmVqa, type LmmVqaConfig } from './lmm-vqa.js';
+import { LMM_VQA_VIEWS, LmmVqa, type LmmVqaConfig } from './lmm-vqa.js';
 import { OnnxLmmVqaPath, lmmVqaToOnnx, type LmmVqaOnnxFiles } from './lmm-vqa-onnx.js';
 
 const positiveInt = z.number().int().positive();
@@ -30,6 +30,8 @@ export const lmmVqaConfigSchema = z.object({
   decoder: gemmaConfigSchema,
   lora: loraConfigSchema,
   prompt: z.string().min(1),
+  /** Absent in bundles written before the option existed: the paper's `resized`. */
+  views: z.enum(LMM_VQA_VIEWS).default('resized'),
   seed: z.number().int().nonnegative(),
 });
 

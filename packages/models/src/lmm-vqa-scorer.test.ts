@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { levelFromScore } from '@vqlm/heads';
 import { tf } from '@vqlm/runtime';
-import { sampleViews } from '@vqlm/video-io';
+import { sampleKeyFrames, sampleViews } from '@vqlm/video-io';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend, makeClip, microLmmVqaConfig } from './__fixtures__/tiny.js';
 import { saveBundle } from './bundle.js';
 import { createScorer } from './cp-llm-scorer.js';
-import { LmmVqa } from './lmm-vqa.js';
-import { LmmVqaScorer } from './lmm-vqa-scorer.js';
+import { LmmVqa, createLmmVqaConfig } from './lmm-vqa.js';
+import { LmmVqaScorer, sampleLmmVqaViews } from './lmm-vqa-scorer.js';
 import { presetTokenizer } from './presets.js';
 import type { ScoreTiming } from './scorer.js';
 
@@ -84,6 +84,34 @@ describe('LMM-VQA Scorer', () => {
     await expect(scorer.score(sharp)).rejects.toThrow(/scorer used after dispose/);
     await expect(createScorer(bundle, { engine: 'onnx' })).rejects.toThrow(/model.json has no files.onnx; save the bundle with \{ onnx: true \} or export it with exportBundleOnnx/);
     await expect(createScorer(bundle, { calibration: { kind: 'linear', slope: 1, intercept: 0 } })).rejects.toThrow(/has none/);
+  });
+
+  it('native views: the central square of every decoded frame at the video’s resolution, for key frames and clip', async () => {
+    const native = { ...model.config, views: 'native' as const };
+    const sampled = await sampleLmmVqaViews(sharp, native);
+    expect(sampled.frames.dims).toEqual([1, 2, 32, 32, 3]);
+    expect(sampled.clip.dims).toEqual([1, 4, 16, 16, 3]);
+    // Independent reference: the frames decoded at full size (128×64), their middle cut by hand.
+    const crop = async (count: number, side: number): Promise<Uint8Array> => {
+      const decoded = await sampleKeyFrames(sharp, { m: count });
+      const [, h, w] = decoded.shape;
+      const [x0, y0] = [Math.round(w / 2 - side / 2), Math.round(h / 2 - side / 2)];
+      const out = new Uint8Array(count * side * side * 3);
+      for (let f = 0; f < count; f += 1) {
+        for (let row = 0; row < side; row += 1) {
+          const from = ((f * h + y0 + row) * w + x0) * 3;
+          out.set(decoded.frames.subarray(from, from + side * 3), (f * side + row) * side * 3);
+        }
+      }
+      return out;
+    };
+    expect(Buffer.from(sampled.frames.data).equals(Buffer.from(await crop(2, 32)))).toBe(true);
+    expect(Buffer.from(sampled.clip.data).equals(Buffer.from(await crop(4, 16)))).toBe(true);
+    // The paper's resized views are the whole frame scaled, so they differ.
+    const resized = await sampleLmmVqaViews(sharp, model.config);
+    expect(Buffer.from(resized.frames.data).equals(Buffer.from(sampled.frames.data))).toBe(false);
+    expect(resized.keyFrames).toEqual(sampled.keyFrames);
+    expect(() => createLmmVqaConfig({ ...model.config, views: 'crop' as 'native' })).toThrow(/config.views: expected one of resized, native, got crop/);
   });
 
   it('scores a model in memory without taking it over', async () => {

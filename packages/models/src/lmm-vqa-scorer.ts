@@ -1,7 +1,7 @@
 import { IDENTITY_CALIBRATION, type Calibration } from '@vqlm/heads';
 import { sampleViews, type SamplingStrategy } from '@vqlm/video-io';
 import { ModelError } from './errors.js';
-import type { LmmVqa } from './lmm-vqa.js';
+import type { LmmVqa, LmmVqaConfig } from './lmm-vqa.js';
 import { checkVideoArgument, type CompareResult, type ScoreOptions, type ScoreResult, type Scorer } from './scorer.js';
 
 /** Options of an {@link LmmVqaScorer}. */
@@ -10,10 +10,49 @@ export interface LmmVqaScorerOptions {
   readonly strategy?: SamplingStrategy;
 }
 
-interface Sampled {
+/** LMM-VQA's inputs for one video ({@link sampleLmmVqaViews}). */
+export interface LmmVqaViewsSample {
+  /** Key frames `[1, M, S, S, 3]`, 0..255. */
   readonly frames: { data: Uint8Array; dims: number[] };
+  /** Clip frames `[1, T, s, s, 3]`, 0..255. */
   readonly clip: { data: Uint8Array; dims: number[] };
+  /** The key frames' indices and times. */
   readonly keyFrames: { index: number; time: number }[];
+}
+
+/** Largest box `native` views keep at their resolution: 2160p (frames beyond are scaled into it). */
+const NATIVE_BOX: [number, number] = [2160, 3840];
+
+/**
+ * Samples one video as LMM-VQA reads it: M uniformly spaced key frames at the spatial tower's
+ * size and T uniformly spaced clip frames at the temporal encoder's size (two decodes), each
+ * whole frame resized (`config.views` `resized`) or its central square at native resolution
+ * (`native`). `LmmVqaScorer` and `vqlm-train` both sample through this function.
+ * @throws ModelError `E_MODEL_ARG` when video-io returns no views; video-io's errors for a bad video.
+ */
+export async function sampleLmmVqaViews(video: string, config: Pick<LmmVqaConfig, 'm' | 'spatialVit' | 'temporal' | 'views'>, options: { strategy?: SamplingStrategy; signal?: AbortSignal } = {}): Promise<LmmVqaViewsSample> {
+  const { m, spatialVit, temporal } = config;
+  const views = async (count: number, size: number): Promise<{ data: Uint8Array; indices: number[]; timestamps: number[] }> => {
+    const common = { m: count, strategy: options.strategy, signal: options.signal };
+    if (config.views === 'native') {
+      const sampled = await sampleViews(video, { ...common, context: false, pixel: { fit: NATIVE_BOX, patch: size, k: 1, upscale: false } });
+      if (!sampled.pixel) throw new ModelError('E_MODEL_ARG', `${video}: video-io returned no views`);
+      return { data: sampled.pixel.frames, indices: sampled.indices, timestamps: sampled.timestamps };
+    }
+    const sampled = await sampleViews(video, { ...common, context: { size }, pixel: false });
+    if (!sampled.context) throw new ModelError('E_MODEL_ARG', `${video}: video-io returned no views`);
+    return { data: sampled.context.frames, indices: sampled.indices, timestamps: sampled.timestamps };
+  };
+  const key = await views(m, spatialVit.imageSize);
+  const dense = await views(temporal.numFrames, temporal.imageSize);
+  const frames = key.indices.length;
+  const clipFrames = dense.indices.length;
+  if (frames !== m || clipFrames !== temporal.numFrames) throw new ModelError('E_MODEL_ARG', `${video}: expected ${m} key frames and ${temporal.numFrames} clip frames, got ${frames} and ${clipFrames}`);
+  return {
+    frames: { data: key.data, dims: [1, m, spatialVit.imageSize, spatialVit.imageSize, 3] },
+    clip: { data: dense.data, dims: [1, temporal.numFrames, temporal.imageSize, temporal.imageSize, 3] },
+    keyFrames: key.indices.map((index, i) => ({ index, time: key.timestamps[i] ?? 0 })),
+  };
 }
 
 /**
@@ -41,19 +80,11 @@ export class LmmVqaScorer implements Scorer {
     return checkVideoArgument(this.disposed, name, video);
   }
 
-  private async sample(video: string): Promise<Sampled> {
-    const { m, spatialVit, temporal } = this.model.config;
-    const key = await sampleViews(video, { m, strategy: this.options.strategy, context: { size: spatialVit.imageSize }, pixel: false });
-    const dense = await sampleViews(video, { m: temporal.numFrames, strategy: this.options.strategy, context: { size: temporal.imageSize }, pixel: false });
-    if (!key.context || !dense.context) throw new ModelError('E_MODEL_ARG', `${video}: video-io returned no views`);
-    return {
-      frames: { data: key.context.frames, dims: [1, ...key.context.shape] },
-      clip: { data: dense.context.frames, dims: [1, ...dense.context.shape] },
-      keyFrames: key.indices.map((index, i) => ({ index, time: key.timestamps[i] ?? 0 })),
-    };
+  private sample(video: string): Promise<LmmVqaViewsSample> {
+    return sampleLmmVqaViews(video, this.model.config, { strategy: this.options.strategy });
   }
 
-  private async rate(video: string, sampled: Sampled): Promise<ScoreResult> {
+  private async rate(video: string, sampled: LmmVqaViewsSample): Promise<ScoreResult> {
     const { score, level } = await this.model.rate(sampled);
     return { path: video, score, level, perFrame: [], rawScore: score, frames: sampled.keyFrames };
   }

@@ -7,6 +7,17 @@ import type { OnnxLmmVqaPath } from './lmm-vqa-onnx.js';
 import type { FloatBatch } from './onnx-scorer.js';
 
 /**
+ * How LMM-VQA's inputs are cut from the decoded frames: `resized` (the paper's) scales each whole
+ * frame to the encoder's square; `native` cuts the central square of that size at the video's own
+ * resolution (frames larger than 3840×2160 are scaled into that box first), so compression
+ * artefacts reach the encoders undiminished, at the cost of seeing only the middle of the picture.
+ */
+export const LMM_VQA_VIEWS = Object.freeze(['resized', 'native'] as const);
+
+/** One of {@link LMM_VQA_VIEWS}. */
+export type LmmVqaViews = (typeof LMM_VQA_VIEWS)[number];
+
+/**
  * Configuration of an {@link LmmVqa}. Symbols: M key frames, S spatial frame side, T clip frames,
  * s clip frame side, t frames per tubelet, D model width (decoder hidden size).
  */
@@ -23,6 +34,8 @@ export interface LmmVqaConfig {
   readonly lora: LoraConfig;
   /** The question after the visual tokens; the answer gives a score and a level. */
   readonly prompt: string;
+  /** How key frames and clip frames are cut from the video ({@link LMM_VQA_VIEWS}; default `resized`, the paper's). */
+  readonly views: LmmVqaViews;
   /** Seed of every initialiser. */
   readonly seed: number;
 }
@@ -46,8 +59,10 @@ export function createLmmVqaConfig(init: LmmVqaConfigInit): LmmVqaConfig {
     decoder: init.decoder,
     lora: { ...DEFAULT_LORA_CONFIG, ...init.lora },
     prompt: init.prompt ?? LMM_VQA_PROMPT,
+    views: init.views ?? 'resized',
     seed: init.seed ?? 0,
   };
+  if (!LMM_VQA_VIEWS.includes(config.views)) throw new ModelError('E_MODEL_CONFIG', `config.views: expected one of ${LMM_VQA_VIEWS.join(', ')}, got ${String(config.views)}`);
   if (!Number.isInteger(config.m) || config.m < 1) throw new ModelError('E_MODEL_CONFIG', `config.m: expected an integer ≥ 1, got ${config.m}`);
   if (typeof config.prompt !== 'string' || config.prompt.length === 0) throw new ModelError('E_MODEL_CONFIG', 'config.prompt: expected a non-empty string');
   if (!config.decoder || typeof config.decoder.hiddenSize !== 'number') throw new ModelError('E_MODEL_CONFIG', 'config.decoder: expected a GemmaConfig');
