@@ -4,7 +4,7 @@ import { tf, type OnnxSession } from '@vqlm/runtime';
 import { ModelError, shapeText } from './errors.js';
 import type { LmmVqa, LmmVqaConfig } from './lmm-vqa.js';
 import { MAX_ONNX_DECODER_BYTES, OnnxDecoder, decoderToOnnx, onnxDecoderBytes } from './onnx-decoder.js';
-import { onnxLabel, openBundleOnnx, sameNames, type FloatBatch } from './onnx-scorer.js';
+import { dense, onnxLabel, openBundleOnnx, sameNames, type FloatBatch } from './onnx-scorer.js';
 
 /** Names of the inputs and outputs of LMM-VQA's exported encoders and level head. */
 export const LMM_VQA_ONNX_NAMES = Object.freeze({
@@ -15,10 +15,6 @@ export const LMM_VQA_ONNX_NAMES = Object.freeze({
   hidden: 'hidden',
   levelLogits: 'level_logits',
 });
-
-async function values(t: tf.Tensor): Promise<Float32Array> {
-  return (await t.data()) as Float32Array;
-}
 
 /**
  * LMM-VQA's spatial branch as an ONNX model (opset 17): input `frames [images, S, S, 3]` (raw
@@ -33,9 +29,8 @@ export async function lmmSpatialEncoderToOnnx(model: LmmVqa): Promise<Uint8Array
   const input = g.input({ name: n.frames, dtype: 'float32', dims: ['images', s, s, 3] });
   const tokens = await addVitToGraph(g, model.spatialEncoder, addPixelNormalizationToGraph(g, input, SIGLIP_NORMALIZATION), { inputLayout: 'nhwc' });
   const proj = model.spatialProjector.params;
-  const weight = g.floats('spatial_projector_weight', await values(proj.get('weight')), proj.shape('weight'));
-  const bias = g.floats('spatial_projector_bias', await values(proj.get('bias')), proj.shape('bias'));
-  g.output(g.node('Add', [g.node('MatMul', [tokens, weight]), bias]), { name: n.spatialTokens, dtype: 'float32', dims: ['images', model.spatialEncoder.numTokens(), d] });
+  const projected = await dense(g, tokens, 'spatial_projector', proj.get('weight'), proj.get('bias'));
+  g.output(projected, { name: n.spatialTokens, dtype: 'float32', dims: ['images', model.spatialEncoder.numTokens(), d] });
   return g.toBytes({ graphName: 'vqlm_lmm_vqa_spatial_encoder', metadata: { 'vqlm.raw_pixels': 'true' } });
 }
 
@@ -45,9 +40,8 @@ export async function lmmLevelHeadToOnnx(model: LmmVqa): Promise<Uint8Array> {
   const weights = model.levelHead.getWeights();
   const g = new OnnxGraphBuilder();
   const input = g.input({ name: n.hidden, dtype: 'float32', dims: ['batch', model.config.decoder.hiddenSize] });
-  const kernel = g.floats('level_kernel', await values(weights['proj.kernel']), weights['proj.kernel'].shape);
-  const bias = g.floats('level_bias', await values(weights['proj.bias']), weights['proj.bias'].shape);
-  g.output(g.node('Add', [g.node('MatMul', [input, kernel]), bias]), { name: n.levelLogits, dtype: 'float32', dims: ['batch', QUALITY_LEVELS.length] });
+  const logits = await dense(g, input, 'level', weights['proj.kernel'], weights['proj.bias']);
+  g.output(logits, { name: n.levelLogits, dtype: 'float32', dims: ['batch', QUALITY_LEVELS.length] });
   return g.toBytes({ graphName: 'vqlm_lmm_vqa_level_head' });
 }
 

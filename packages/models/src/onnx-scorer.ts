@@ -34,8 +34,8 @@ async function values(t: tf.Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }
 
-/** `x · W + b` with the weights as initializers. */
-async function dense(g: OnnxGraphBuilder, x: string, name: string, weight: tf.Tensor, bias: tf.Tensor): Promise<string> {
+/** `x · W + b` with the weights as initializers; returns the output's name. */
+export async function dense(g: OnnxGraphBuilder, x: string, name: string, weight: tf.Tensor, bias: tf.Tensor): Promise<string> {
   const w = g.floats(`${name}_weight`, await values(weight), weight.shape);
   const b = g.floats(`${name}_bias`, await values(bias), bias.shape);
   return g.node('Add', [g.node('MatMul', [x, w]), b]);
