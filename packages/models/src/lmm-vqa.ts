@@ -9,7 +9,8 @@ import type { FloatBatch } from './onnx-scorer.js';
 /**
  * How LMM-VQA's inputs are cut from the decoded frames: `resized` (the paper's) scales each whole
  * frame to the encoder's square; `native` cuts the central square of that size at the video's own
- * resolution (frames larger than 3840×2160 are scaled into that box first), so compression
+ * resolution (frames larger than 3840×2160 are scaled into that box first, frames smaller than
+ * the square are scaled up just enough to hold it), so compression
  * artefacts reach the encoders undiminished, at the cost of seeing only the middle of the picture.
  */
 export const LMM_VQA_VIEWS = Object.freeze(['resized', 'native'] as const);
