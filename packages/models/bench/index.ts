@@ -142,17 +142,6 @@ try {
   const stages = ['decodeMs', 'contextMs', 'pixelMs', 'headMs', 'describeMs'] as const;
   type Stage = (typeof stages)[number];
   const engines = ['tfjs', 'onnx'] as const;
-  const scorers = { tfjs: await createScorer(tfjsBundle, { engine: 'tfjs' }), onnx: await createScorer(onnxBundle, { engine: 'onnx' }) };
-  const runs: Record<(typeof engines)[number], ScoreTiming[]> = { tfjs: [], onnx: [] };
-  try {
-    for (const engine of engines) await scorers[engine].score(clip, { describe: true }); // warm-up (kernels, ORT sessions)
-    for (let i = 0; i < reps; i++) {
-      for (const engine of engines) await scorers[engine].score(clip, { describe: true, onTiming: (t) => runs[engine].push(t) });
-    }
-  } finally {
-    await scorers.tfjs.dispose();
-    await scorers.onnx.dispose();
-  }
   const median = (xs: number[]): number => {
     const sorted = [...xs].sort((x, y) => x - y);
     const mid = sorted.length >> 1;
@@ -163,8 +152,22 @@ try {
     for (const stage of stages) out[stage] = median(list.map((t) => t[stage] ?? 0));
     return out;
   };
-  const tfjs = { timing: summarise(runs.tfjs) };
-  const onnx = { timing: summarise(runs.onnx) };
+  /** Scores the clip with a tfjs and an ONNX scorer of `bundles`, alternating after a warm-up; the median timing of each. */
+  const timeEngines = async (bundles: Record<(typeof engines)[number], string>): Promise<Record<(typeof engines)[number], Record<Stage | 'total', number>>> => {
+    const scorers = { tfjs: await createScorer(bundles.tfjs, { engine: 'tfjs' }), onnx: await createScorer(bundles.onnx, { engine: 'onnx' }) };
+    const runs: Record<(typeof engines)[number], ScoreTiming[]> = { tfjs: [], onnx: [] };
+    try {
+      for (const engine of engines) await scorers[engine].score(clip, { describe: true }); // warm-up (kernels, ORT sessions)
+      for (let i = 0; i < reps; i++) {
+        for (const engine of engines) await scorers[engine].score(clip, { describe: true, onTiming: (t) => runs[engine].push(t) });
+      }
+    } finally {
+      await scorers.tfjs.dispose();
+      await scorers.onnx.dispose();
+    }
+    return { tfjs: summarise(runs.tfjs), onnx: summarise(runs.onnx) };
+  };
+  const { tfjs, onnx } = await timeEngines({ tfjs: tfjsBundle, onnx: onnxBundle });
 
   const c = (await readBundleManifest(memberBundle ?? tfjsBundle)).config;
   const names: Record<(typeof stages)[number], string> = {
@@ -180,8 +183,8 @@ try {
   console.log(`Clip: ${values.source} looped and scaled to ${info.width}x${info.height}, ${info.duration.toFixed(1)} s; tfjs backend ${backend.name}; median of ${reps} runs per engine (alternating) after a warm-up\n`);
   console.log('| stage | tfjs (s) | ONNX Runtime (s) | ONNX / tfjs |');
   console.log('|---|---:|---:|---:|');
-  for (const stage of stages) console.log(`| ${names[stage]} | ${s(tfjs.timing[stage])} | ${s(onnx.timing[stage])} | ${(onnx.timing[stage] / tfjs.timing[stage]).toFixed(2)} |`);
-  console.log(`| **total per clip** (median of the run totals) | ${s(tfjs.timing.total)} | ${s(onnx.timing.total)} | ${(onnx.timing.total / tfjs.timing.total).toFixed(2)} |`);
+  for (const stage of stages) console.log(`| ${names[stage]} | ${s(tfjs[stage])} | ${s(onnx[stage])} | ${(onnx[stage] / tfjs[stage]).toFixed(2)} |`);
+  console.log(`| **total per clip** (median of the run totals) | ${s(tfjs.total)} | ${s(onnx.total)} | ${(onnx.total / tfjs.total).toFixed(2)} |`);
 
   // LMM-VQA: the same clip through a random LMM-VQA shaped like the apps/trainer README's LMM
   // config, in tfjs and in ONNX Runtime (its whole scoring path: encoders, decoder, level head).
@@ -201,19 +204,7 @@ try {
     } finally {
       await lmm.dispose();
     }
-    const lmmScorers = { tfjs: await createScorer(lmmBundle, { engine: 'tfjs' }), onnx: await createScorer(lmmBundle, { engine: 'onnx' }) };
-    const lmmRuns: Record<(typeof engines)[number], ScoreTiming[]> = { tfjs: [], onnx: [] };
-    try {
-      for (const engine of engines) await lmmScorers[engine].score(clip, { describe: true });
-      for (let i = 0; i < reps; i++) {
-        for (const engine of engines) await lmmScorers[engine].score(clip, { describe: true, onTiming: (t) => lmmRuns[engine].push(t) });
-      }
-    } finally {
-      await lmmScorers.tfjs.dispose();
-      await lmmScorers.onnx.dispose();
-    }
-    const lt = summarise(lmmRuns.tfjs);
-    const lo = summarise(lmmRuns.onnx);
+    const { tfjs: lt, onnx: lo } = await timeEngines({ tfjs: lmmBundle, onnx: lmmBundle });
     const lmmStages: [Stage, string][] = [
       ['decodeMs', 'decode (4 key frames at 64², 16 clip frames at 112²)'],
       ['headMs', 'rate: spatial + temporal encoders, decoder to the question, level head'],

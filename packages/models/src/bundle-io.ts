@@ -190,3 +190,19 @@ export async function loadBundleTensors(
 export async function readBundleArchitecture(dir: string): Promise<BundleArchitecture> {
   return manifestArchitecture(await readManifestJson(dir));
 }
+
+/** Why a bundle without ONNX exports cannot load with `engine: 'onnx'`, and the fix. */
+export const NO_ONNX_EXPORTS = 'model.json has no files.onnx; save the bundle with { onnx: true } or export it with exportBundleOnnx (vqlm export-onnx)';
+
+/**
+ * The exports a bundle loads with for `engine` (default `tfjs`): none for `tfjs`, `exports` for
+ * `onnx` and, when there are any, for `auto`.
+ * @param missing why `onnx` cannot be honoured when `exports` is null (default {@link NO_ONNX_EXPORTS})
+ * @throws ModelError `E_MODEL_ARG` for an unknown engine, `E_BUNDLE_IO` naming `root` and the fix for `onnx` without exports.
+ */
+export function bundleExportsFor<T>(root: string, engine: 'auto' | 'tfjs' | 'onnx' | undefined, exports: T | null | undefined, missing: string = NO_ONNX_EXPORTS): T | null {
+  const wanted = engine ?? 'tfjs';
+  if (wanted !== 'auto' && wanted !== 'tfjs' && wanted !== 'onnx') throw new ModelError('E_MODEL_ARG', `engine: expected 'auto', 'tfjs' or 'onnx', got ${String(wanted)}`);
+  if (wanted === 'onnx' && !exports) throw new ModelError('E_BUNDLE_IO', `${root}: ${missing}`);
+  return wanted === 'tfjs' ? null : (exports ?? null);
+}

@@ -10,7 +10,9 @@ import { CpLlm } from './cp-llm.js';
 import {
   BUNDLE_FILES,
   BUNDLE_FORMAT_VERSION,
+  NO_ONNX_EXPORTS,
   PACKAGE_VERSION,
+  bundleExportsFor,
   loadBundleTensors,
   manifestArchitecture,
   readManifestJson,
@@ -295,17 +297,14 @@ export async function readBundleManifest(dir: string): Promise<BundleManifest> {
 export async function loadBundle(dir: string, options: LoadBundleOptions = {}): Promise<LoadedBundle> {
   const root = resolve(dir);
   const manifest = await readBundleManifest(root);
-  const wanted = options.engine ?? 'tfjs';
-  if (wanted !== 'auto' && wanted !== 'tfjs' && wanted !== 'onnx') throw new ModelError('E_MODEL_ARG', `engine: expected 'auto', 'tfjs' or 'onnx', got ${String(wanted)}`);
-  const exports = onnxScoringFiles(manifest);
-  const engine = wanted === 'auto' ? (exports ? 'onnx' : 'tfjs') : wanted;
-  const onnxFiles = engine === 'onnx' ? exports : null;
-  if (engine === 'onnx' && !onnxFiles) {
-    const why = manifest.files.onnx?.pixelVit
+  const onnxFiles = bundleExportsFor(
+    root,
+    options.engine,
+    onnxScoringFiles(manifest),
+    manifest.files.onnx?.pixelVit
       ? 'model.json: files.onnx holds only the pixel ViT, the export of an older @vqlm/models; export the whole scoring path with exportBundleOnnx (vqlm export-onnx)'
-      : 'model.json has no files.onnx; save the bundle with { onnx: true } or export it with exportBundleOnnx (vqlm export-onnx)';
-    throw new ModelError('E_BUNDLE_IO', `${root}: ${why}`);
-  }
+      : NO_ONNX_EXPORTS,
+  );
   const { config, files } = manifest;
   const at = (path: string): string => (isAbsolute(path) ? path : join(root, path));
   const d = config.decoder.hiddenSize;

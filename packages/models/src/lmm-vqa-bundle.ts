@@ -4,7 +4,7 @@ import { loadGemmaCheckpoint, loadLoraAdapter, loadTokenizer, saveGemmaCheckpoin
 import { loadVitWeights, saveVitWeights, validateVitConfig } from '@vqlm/encoders';
 import { tf, writeSafetensors } from '@vqlm/runtime';
 import { z } from 'zod';
-import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, loadBundleTensors, manifestArchitecture, readManifestJson, wrapBundleError as wrap, writeBundleDir, writeBundleFile } from './bundle-io.js';
+import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, loadBundleTensors, manifestArchitecture, readManifestJson, wrapBundleError as wrap, writeBundleDir, writeBundleFile, bundleExportsFor } from './bundle-io.js';
 import { gemmaConfigSchema, loraConfigSchema, vitConfigSchema, zodIssues } from './config.js';
 import { ModelError } from './errors.js';
 import { LMM_VQA_VIEWS, LmmVqa, type LmmVqaConfig } from './lmm-vqa.js';
@@ -211,10 +211,7 @@ export async function loadLmmVqaBundle(dir: string, options: LoadLmmVqaBundleOpt
   const root = resolve(dir);
   const manifest = await readLmmVqaBundleManifest(root);
   const { config, files } = manifest;
-  const wanted = options.engine ?? 'tfjs';
-  if (wanted !== 'auto' && wanted !== 'tfjs' && wanted !== 'onnx') throw new ModelError('E_MODEL_ARG', `engine: expected 'auto', 'tfjs' or 'onnx', got ${String(wanted)}`);
-  if (wanted === 'onnx' && !files.onnx) throw new ModelError('E_BUNDLE_IO', `${root}: model.json has no files.onnx; save the bundle with { onnx: true } or export it with exportBundleOnnx (vqlm export-onnx)`);
-  const onnxFiles = wanted === 'tfjs' ? undefined : files.onnx;
+  const onnxFiles = bundleExportsFor(root, options.engine, files.onnx);
   const at = (path: string): string => (isAbsolute(path) ? path : join(root, path));
   let tokenizer;
   try {

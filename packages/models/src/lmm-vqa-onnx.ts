@@ -4,7 +4,7 @@ import { tf, type OnnxSession } from '@vqlm/runtime';
 import { ModelError, shapeText } from './errors.js';
 import type { LmmVqa, LmmVqaConfig } from './lmm-vqa.js';
 import { MAX_ONNX_DECODER_BYTES, OnnxDecoder, decoderToOnnx, onnxDecoderBytes } from './onnx-decoder.js';
-import { dense, onnxLabel, openBundleOnnx, sameNames, type FloatBatch } from './onnx-scorer.js';
+import { dense, expectIo, onnxLabel, openBundleOnnx, type FloatBatch } from './onnx-scorer.js';
 
 /** Names of the inputs and outputs of LMM-VQA's exported encoders and level head. */
 export const LMM_VQA_ONNX_NAMES = Object.freeze({
@@ -107,9 +107,7 @@ export class OnnxLmmVqaPath {
     const open = async (file: string | Uint8Array, what: string, input: string, output: string): Promise<OnnxSession> => {
       const session = await openBundleOnnx(file, what);
       opened.push(session);
-      if (!sameNames(session.inputNames, [input]) || !sameNames(session.outputNames, [output])) {
-        throw new ModelError('E_BUNDLE_IO', `${onnxLabel(file, what)}: expected input ${input} and output ${output}, got [${session.inputNames.join(', ')}] → [${session.outputNames.join(', ')}]`);
-      }
+      expectIo(session, onnxLabel(file, what), [input], output);
       return session;
     };
     try {

@@ -136,9 +136,14 @@ export async function openBundleOnnx(file: string | Uint8Array, what: string): P
   }
 }
 
-function expectIo(session: OnnxSession, label: string, inputs: readonly string[], output: string): void {
+/**
+ * Checks that an opened export has exactly these inputs and this output.
+ * @throws ModelError `E_BUNDLE_IO` naming the file (`label`) and both name lists.
+ */
+export function expectIo(session: OnnxSession, label: string, inputs: readonly string[], output: string): void {
   if (!sameNames(session.inputNames, inputs) || !sameNames(session.outputNames, [output])) {
-    throw new ModelError('E_BUNDLE_IO', `${label}: expected inputs [${inputs.join(', ')}] and output ${output}, got [${session.inputNames.join(', ')}] → [${session.outputNames.join(', ')}]`);
+    const wanted = inputs.length === 1 ? `input ${inputs[0]}` : `inputs [${inputs.join(', ')}]`;
+    throw new ModelError('E_BUNDLE_IO', `${label}: expected ${wanted} and output ${output}, got [${session.inputNames.join(', ')}] → [${session.outputNames.join(', ')}]`);
   }
 }
 
