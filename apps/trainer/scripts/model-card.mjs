@@ -86,7 +86,10 @@ land on moves a clip's level as much as its compression does.` : ''}
   const groupText = groups.length
     ? `${baseMembers} members with both branches and K = ${m.k} (seeds ${seeds.slice(0, baseMembers).join(', ')}) and ${groups.map((g) => `${g.members} \`${g.name}\` members (${branchText(modelOf(g.name))}, K = ${modelOf(g.name).k}; seeds ${seeds.slice(0, g.members).join(', ')})`).join(', ')}`
     : `${n} members, seeds ${seeds.join(', ')}`;
-  const steps = memberSummaries[0].steps;
+  // Steps of the main phase (the first member's summary counts its describer phase too).
+  const steps = memberSummaries[0].steps - (memberSummaries[0].describer?.steps ?? 0);
+  const describer = trainConfig.describer?.steps > 0 ? trainConfig.describer : null;
+  const describerTarget = { distortion: 'the name of the distortion (“it was re-encoded with H.264.”, `describeRecipe` without its parameter)', recipe: 'the recipe (“it was re-encoded with H.264 at CRF 31.”)', description: 'the training description' }[describer?.target ?? 'description'];
   const calibrations = [...new Set(memberSummaries.map((x) => x.calibration.kind))].join(' / ');
   const memberTable = evaluation.members
     ? `
@@ -118,6 +121,67 @@ flip rate of 0.059 at CRF difference 4, 0.000 at 10 and an SRCC against VMAF of 
 members did not help here.
 `}`
     : '';
+  const oldDescriptionLimits = ` and wrote ${d.distinct === 1 ? 'the same sentence for every held-out video' : `${d.distinct} distinct sentences for ${d.n} held-out videos`};
+  the numbers in it (VMAF, PSNR, SSIM, CRF) are not measurements.${d.namesH264 === 0 && /video has better quality|is (?:bad|poor|fair|good|excellent),/.test(d.examples[0]?.description ?? '') ? ` In ${steps} steps it has not
+  learned to tell the two prompts apart: for a single video it writes a jumble of the comparison
+  sentence it is trained on for pairs (three quarters of the items), so none of its descriptions
+  names the distortion. The score does not depend on the decoder. An extra phase of 300
+  cross-entropy steps on the decoder alone (lr 1e-3, tried on the first member, not shipped) took
+  its cross-entropy from 3.6 to 0.48 and gave fluent single-video descriptions naming H.264, but
+  the same memorised training sentence (another clip's content and numbers) for every held-out
+  video: the random frozen context tower gives it nothing to describe new content with, and a
+  fluent wrong description would mislead more than this visible jumble. Training that phase on
+  the technical sentence alone (400 steps of 16 videos, lr 1e-3, encoders and head frozen) did
+  not make it read the video either: every held-out video got one sentence, which names H.264
+  but has the right quality word for 44 % and a CRF within ±4 for 26 % of them (what one fixed
+  guess gets). In a second try, giving the decoder the quality head's hidden features as one
+  more prefix token changed nothing: after 600 steps the cross-entropy was 0.47 with and
+  without it. With those features as the decoder's only prefix, 3000 steps took the
+  cross-entropy to 0.22 and the descriptions began to vary (7 distinct sentences for the 95
+  held-out videos: quality word right for 51 %, CRF within ±4 for 45 %), but on training videos
+  the quality word was right for only 21 %: not yet a describer worth shipping. Giving
+  it the quality level as text helped only after long training: with the level word placed after the decoder's start
+  token (the true level in training), 600 steps on the long technical sentence left 4 distinct
+  descriptions, and 600 steps on a short one (\"h.264 at crf 31; its quality is fair.\") left one
+  sentence for every held-out video, even when given the true level: its cross-entropy (0.32)
+  was what the sentence's unconditional CRF and level words cost, so it had not learned to copy
+  the word it was given. Continued to 3000 steps, it did learn to: cross-entropy 0.15, and with
+  the true level given, every held-out description has the right quality word and names H.264,
+  62 % have a CRF within ±4, 14 are distinct. Given the level of this model's own score instead
+  (as a scorer would), the quality word matches the pseudo-MOS level for 48 % (the score's level
+  is right that often) and the CRF is within ±4 for 38 %, 6 distinct: a describer that agrees
+  with the score, the direction for the next model, not yet trained by \`pnpm train:default\`.` : ''}${/(\b\w+\b)(?: \1){3}/.test(d.examples[0]?.description ?? '') ? ` In ${steps} steps its cross-entropy did not
+  converge: greedy decoding falls into repeating a word (see the examples above). The score does not
+  depend on the decoder.` : ''}`;
+  const rows = evaluation.rows ?? [];
+  const levelCounts = Object.entries(rows.reduce((c, r) => ({ ...c, [r.level]: (c[r.level] ?? 0) + 1 }), {})).sort((a, b) => b[1] - a[1]);
+  const levelSpread = rows.length && levelCounts[0][1] / rows.length > 0.5
+    ? `: its calibrated scores of the held-out videos span only ${Math.min(...rows.map((r) => r.score)).toFixed(2)}–${Math.max(...rows.map((r) => r.score)).toFixed(2)}, so ${levelCounts[0][1]} of the ${rows.length} descriptions say ${levelCounts[0][0]} — they order the variants of a clip (the flip rates above) on a compressed scale, and the description inherits that scale`
+    : '';
+  const describerLimits = describer ? ` and ended its main training (${steps} steps)
+  writing, for a single video, a jumble of the comparison sentence it is trained on for pairs
+  (three quarters of the items): no description named the distortion. The describer phase
+  (above) fixed the form, not the insight. Each description is the level of the score and the
+  decoder's sentence; ${pct(d.namesH264)} name H.264 (${d.distinct} distinct descriptions), but every video this
+  model has seen is H.264, so naming it shows no skill: a corpus with several distortions would
+  test that. The quality word, taken from the score, is the level of the pseudo-MOS for
+  ${pct(d.rightLevelWord)} of the held-out videos${levelSpread}. It does not estimate
+  the CRF: taught to write it after the same lead (“h.264 at crf 31.”), 600 steps of 16 videos
+  and 3000 of 4 (measured on the first member, not shipped) wrote one CRF for every video (within
+  ±4 of the true one for 16 % and 21 %). What was tried before the lead (the quality word
+  counted with ACR rounding there, 1.5 / 2.5 / 3.5 / 4.5): an extra phase of 300 cross-entropy
+  steps on the decoder alone (lr 1e-3) gave fluent descriptions naming H.264, but the same
+  memorised training sentence (another clip's content and numbers) for every held-out video; on
+  the technical sentence alone (400 steps of 16 videos), one sentence for every video (quality word
+  right for 44 %, CRF within ±4 for 26 %: what one fixed guess gets). With the quality head's
+  hidden features as the decoder's only prefix, 3000 steps gave 7 distinct sentences (quality
+  word right for 51 %, CRF within ±4 for 45 %) but the quality word right for only 21 % of training
+  videos. With the level word after the start token and the decoder trained to copy it into a
+  short sentence (“h.264 at crf 31; its quality is fair.”), it learned to copy only after about
+  1400 steps of 16 videos; after 3000 (an hour here), given the level of this model's score, the
+  quality word matched the pseudo-MOS for 48 % and the CRF was within ±4 for 38 %. Giving the level
+  as the start of the description, as shipped, needs no copying: ${describer.steps} steps learn the
+  sentence.` : '';
   const text = `# vqlm-tiny
 
 The default model of vqlm: ${ensemble ? `an ensemble of ${n} small **CP-LLM**s` : 'a small **CP-LLM**'} (context encoder + pixel encoder → quality head and a
@@ -134,7 +198,8 @@ ${status}
 | context view | ${m.contextSize}² whole frame → frozen ViT (${m.contextVit.numLayers} layer, width ${m.contextVit.hiddenSize}, patch ${m.contextVit.patchSize}; **random weights, not pretrained**) + trained projector |
 | pixel view | ${m.k} patches of ${m.patchSize}² per key frame, cut from the frame at its native resolution (frames larger than ${m.pixelFit[0]}×${m.pixelFit[1]} are scaled down into it, smaller ones are not scaled up)${m.pixelInput === 'highpass' ? ' → high-pass residual (each pixel minus its 3×3 mean, ×4; `pixelInput: highpass`)' : ''} → trained ViT (${m.pixelVit.numLayers} layers, width ${m.pixelVit.hiddenSize}, patch ${m.pixelVit.patchSize}) |
 | decoder | Gemma-style, ${m.decoder.numHiddenLayers} layers, width D = ${m.decoder.hiddenSize}, vocabulary ${m.decoder.vocabSize} (WordPiece built from the training descriptions); trained from scratch with LoRA rank ${m.lora?.r ?? 4} on q/k/v |
-| quality head | 2-layer MLP (hidden ${m.head.hidden}) per key frame; the video score is the mean |
+| quality head | 2-layer MLP (hidden ${m.head.hidden}) per key frame; the video score is the mean |${describer ? `
+| descriptions | ${ensemble ? "the first member's decoder" : 'the decoder'}, after a describer phase: ${describer.steps} steps of ${describer.batchSize} single videos on the decoder alone (Adam, lr ${describer.lr}; encoders and head frozen, so the scores do not change) teaching it to continue the lead “${describer.lead}” with ${describerTarget}. In training \`{level}\` is the level of the pseudo-MOS; when scoring, the level of ${ensemble ? "the ensemble's" : 'its'} score, so the description agrees with the score |` : ''}
 | calibration | ${calibrations} map from the raw score to MOS 1–5, fitted on the training split${ensemble ? ' (one per member)' : ''} |${ensemble ? `
 | ensemble | ${groupText}, each trained alone with the settings below; score = mean of their calibrated scores |` : ''}
 | engines | tfjs (training, any backend) and ONNX Runtime (the scoring path — context tower, pixel encoder, quality head — and the decoder exported; used by \`vqlm score\` and \`vqlm describe\`) |
@@ -181,7 +246,7 @@ Scored with the shipped bundle through the public \`Scorer\` (\`@vqlm/models\`),
 | SRCC against the pseudo-MOS | ${f3(evaluation.srccVsPseudoMos)} |
 | descriptions naming the distortion (H.264) | ${pct(d.namesH264)} |
 | descriptions whose CRF is within ±4 of the true one | ${pct(d.crfWithin4)} |
-| descriptions with the right quality word | ${pct(d.rightLevelWord)} |
+| descriptions whose quality word is the level of the pseudo-MOS${describer ? ' (the word is the level of the score)' : ''} | ${pct(d.rightLevelWord)} |
 | distinct descriptions among the ${d.n} videos | ${d.distinct} |
 
 Flip rate by CRF difference (a pair of variants of one segment is flipped when the higher CRF
@@ -203,7 +268,7 @@ Example descriptions (greedy decoding):
 
 ${d.examples.map((e) => `- CRF ${e.crf}: “${e.description}”`).join('\n')}
 
-Time of \`pnpm train:default\` (2-core machine, tfjs wasm backend): corpus ${mins(evaluation.timings.corpusMs)}, training ${mins(evaluation.timings.trainMs)}${evaluation.timings.prepareMs ? ` (of which decoding the views and encoding the frozen features: ${mins(evaluation.timings.prepareMs)})` : ''}, held-out evaluation ${mins(evaluation.timings.evalMs)}; ${evaluation.totalMinutes.toFixed(1)} min in all, after \`pnpm build\`${evaluation.timings.note ? `. ${evaluation.timings.note}` : ''}.
+Time of \`pnpm train:default\` (2-core machine, tfjs wasm backend): corpus ${mins(evaluation.timings.corpusMs)}, training ${mins(evaluation.timings.trainMs)}${evaluation.timings.describerMs ? ` and its describer phase ${mins(evaluation.timings.describerMs)}` : ''}${evaluation.timings.prepareMs ? ` (of which decoding the views and encoding the frozen features: ${mins(evaluation.timings.prepareMs)})` : ''}, held-out evaluation ${mins(evaluation.timings.evalMs)}; ${evaluation.totalMinutes.toFixed(1)} min in all, after \`pnpm build\`${evaluation.timings.note ? `. ${evaluation.timings.note}` : ''}.
 
 ## Limits
 
@@ -264,38 +329,7 @@ ${groups.length && summary.val?.summary ? `  | **first and last together (this m
   recipe on a second split").
 - **No pretrained encoders or language model.** The context tower is a random frozen ViT, so the
   "context" branch carries little semantic information. The decoder learned its language from
-  ${train.videos} generated descriptions and wrote ${d.distinct === 1 ? 'the same sentence for every held-out video' : `${d.distinct} distinct sentences for ${d.n} held-out videos`};
-  the numbers in it (VMAF, PSNR, SSIM, CRF) are not measurements.${d.namesH264 === 0 && /video has better quality|is (?:bad|poor|fair|good|excellent),/.test(d.examples[0]?.description ?? '') ? ` In ${steps} steps it has not
-  learned to tell the two prompts apart: for a single video it writes a jumble of the comparison
-  sentence it is trained on for pairs (three quarters of the items), so none of its descriptions
-  names the distortion. The score does not depend on the decoder. An extra phase of 300
-  cross-entropy steps on the decoder alone (lr 1e-3, tried on the first member, not shipped) took
-  its cross-entropy from 3.6 to 0.48 and gave fluent single-video descriptions naming H.264, but
-  the same memorised training sentence (another clip's content and numbers) for every held-out
-  video: the random frozen context tower gives it nothing to describe new content with, and a
-  fluent wrong description would mislead more than this visible jumble. Training that phase on
-  the technical sentence alone (400 steps of 16 videos, lr 1e-3, encoders and head frozen) did
-  not make it read the video either: every held-out video got one sentence, which names H.264
-  but has the right quality word for 44 % and a CRF within ±4 for 26 % of them (what one fixed
-  guess gets). In a second try, giving the decoder the quality head's hidden features as one
-  more prefix token changed nothing: after 600 steps the cross-entropy was 0.47 with and
-  without it. With those features as the decoder's only prefix, 3000 steps took the
-  cross-entropy to 0.22 and the descriptions began to vary (7 distinct sentences for the 95
-  held-out videos: quality word right for 51 %, CRF within ±4 for 45 %), but on training videos
-  the quality word was right for only 21 %: not yet a describer worth shipping. Giving
-  it the quality level as text helped only after long training: with the level word placed after the decoder's start
-  token (the true level in training), 600 steps on the long technical sentence left 4 distinct
-  descriptions, and 600 steps on a short one (\"h.264 at crf 31; its quality is fair.\") left one
-  sentence for every held-out video, even when given the true level: its cross-entropy (0.32)
-  was what the sentence's unconditional CRF and level words cost, so it had not learned to copy
-  the word it was given. Continued to 3000 steps, it did learn to: cross-entropy 0.15, and with
-  the true level given, every held-out description has the right quality word and names H.264,
-  62 % have a CRF within ±4, 14 are distinct. Given the level of this model's own score instead
-  (as a scorer would), the quality word matches the pseudo-MOS level for 48 % (the score's level
-  is right that often) and the CRF is within ±4 for 38 %, 6 distinct: a describer that agrees
-  with the score, the direction for the next model, not yet trained by \`pnpm train:default\`.` : ''}${/(\b\w+\b)(?: \1){3}/.test(d.examples[0]?.description ?? '') ? ` In ${steps} steps its cross-entropy did not
-  converge: greedy decoding falls into repeating a word (see the examples above). The score does not
-  depend on the decoder.` : ''}
+  ${train.videos} generated descriptions${describer ? describerLimits : oldDescriptionLimits}
 - **Tiny corpus, one distortion.** ${clips.length} clips, ${stills.length} photo pans${films.length ? ` and ${films.length} film-look copies of clips` : ''}, H.264 only, 2 s segments, at
   most 1280×720. It has not seen blur, noise (beyond the film grain of its sources), scaling, other codecs, camera shake, HDR, gaming or
   UGC artefacts, and two held-out sources are a thin basis for any claim about new content.

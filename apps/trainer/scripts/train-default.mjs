@@ -10,6 +10,7 @@ import { cp, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'no
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDistortedVariant, readManifest } from '@vqlm/datasets';
+import { levelFromScore } from '@vqlm/heads';
 import { flipRateByDiff, plcc, srcc } from '@vqlm/metrics';
 import { createScorer } from '@vqlm/models';
 import { initBackend } from '@vqlm/runtime';
@@ -160,7 +161,8 @@ const orderScore = (r) => (r.members ? r.score : r.rawScore);
 const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8'));
 // An ensemble run's summary lists its members; their own summaries hold steps and calibrations.
 const memberSummaries = summary.ensemble ? await Promise.all(summary.members.map(async (m) => JSON.parse(await readFile(join(m.dir, 'summary.json'), 'utf8')))) : [summary];
-const levelOf = (mos) => (mos < 1.5 ? 'bad' : mos < 2.5 ? 'poor' : mos < 3.5 ? 'fair' : mos < 4.5 ? 'good' : 'excellent');
+// The scorer's level bands (@vqlm/heads levelFromScore): the word a description's lead gets from the score.
+const levelOf = (mos) => levelFromScore(mos);
 const withVmaf = rows.filter((r) => r.vmaf !== null);
 // The tokenizer lower-cases and splits punctuation ("h. 264", "crf 43"): match loosely.
 const crfIn = (text) => {
@@ -224,7 +226,7 @@ const evaluation = {
   descriptions,
   timings,
   // Sum of the phases (with --skip-train, those of the run that trained), after `pnpm build`.
-  totalMinutes: Number(minutes(['sourcesMs', 'corpusMs', 'trainMs', 'evalMs'].reduce((n, k) => n + (timings[k] ?? 0), 0))),
+  totalMinutes: Number(minutes(['sourcesMs', 'corpusMs', 'trainMs', 'describerMs', 'evalMs'].reduce((n, k) => n + (timings[k] ?? 0), 0))),
 };
 
 // Ship the bundle: model.json, weights, adapters, tokenizer, ONNX towers (an ensemble: model.json and members/).

@@ -19,6 +19,10 @@ export interface TrainState {
   readonly sampler: PairSamplerState;
   /** Epochs already evaluated. */
   readonly evaluatedEpochs: number;
+  /** `describer` when written during the describer phase (its optimiser state is the phase's). */
+  readonly phase?: 'describer';
+  /** {@link describerFingerprint} of the settings of that phase. */
+  readonly describer?: string;
   readonly savedAt: string;
 }
 
@@ -43,6 +47,12 @@ const LATEST = 'latest.json';
 export function runFingerprint(config: TrainConfig): string {
   const { epochs: _epochs, checkpointEvery: _every, keepCheckpoints: _keep, ...train } = config.train;
   return createHash('sha256').update(JSON.stringify({ seed: config.seed, data: config.data, model: config.model, train })).digest('hex').slice(0, 16);
+}
+
+/** Hash of the describer phase's settings that must not change across a resume inside the phase (all but `steps`). */
+export function describerFingerprint(config: TrainConfig): string {
+  const { steps: _steps, ...describer } = config.describer;
+  return createHash('sha256').update(JSON.stringify(describer)).digest('hex').slice(0, 16);
 }
 
 const pad = (n: number): string => String(n).padStart(3, '0');

@@ -188,6 +188,35 @@ export const trainConfigSchema = z
       })
       .strict()
       .default({}),
+    describer: z
+      .object({
+        /**
+         * Steps of the describer phase, after the main training (0: none; CP-LLM only). It trains
+         * the decoder alone (encoders and head frozen, so scores do not change) on single videos:
+         * after the lead, the text of `target`. An ensemble's first member (the one that
+         * describes) runs it.
+         */
+        steps: z.number().int().min(0).default(0),
+        /** Adam learning rate of the phase (constant). */
+        lr: z.number().positive().default(1e-3),
+        /** Single videos per step. */
+        batchSize: positiveInt.default(16),
+        /**
+         * Text the description starts with, or null. `{level}` is the video's quality level: the
+         * target's in training, the score's when scoring (the bundle's `describeLead`), so the
+         * description agrees with the score. The decoder reads the lead and learns what follows.
+         */
+        lead: z.string().trim().min(1).nullable().default('its quality is {level}:'),
+        /**
+         * What follows the lead: `description` (the entry's description, as in the main phase),
+         * `recipe` (how a corpus variant was made, `@vqlm/datasets` `describeRecipe`: "it was
+         * re-encoded with H.264 at CRF 31.") or `distortion` (the same without its parameter: "it was
+         * re-encoded with H.264."). With `recipe` / `distortion`, entries without a recipe are left out.
+         */
+        target: z.enum(['description', 'recipe', 'distortion']).default('description'),
+      })
+      .strict()
+      .default({}),
     ensemble: z
       .object({
         /**
@@ -246,6 +275,9 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where 
   if (level && level.max < level.min) throw new TrainerError('E_CONFIG', `${where}.train.levelDifference: max ${level.max} < min ${level.min}`);
   const ratios = config.data.ratios;
   if (Math.abs(ratios.train + ratios.val + ratios.test - 1) > 1e-9) throw new TrainerError('E_CONFIG', `${where}.data.ratios: must sum to 1`);
+  const lead = config.describer.lead;
+  const placeholder = lead === null ? undefined : [...lead.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).find((name) => name !== 'level');
+  if (placeholder !== undefined) throw new TrainerError('E_CONFIG', `${where}.describer.lead: only {level} can be filled in, got {${placeholder}}`);
   const vits = [['contextVit', config.model.contextVit], ['pixelVit', config.model.pixelVit], ...(config.model.lmm ? [['lmm.spatialVit', config.model.lmm.spatialVit] as const] : [])] as const;
   for (const [name, vit] of vits) {
     if (!(VIT_PRESETS as readonly string[]).includes(vit.preset)) {
@@ -290,6 +322,7 @@ function lmmVqaConfig(config: TrainConfig, value: unknown, where: string): Train
   if (raw.model?.branches !== undefined && raw.model.branches !== 'both') refuse('model.branches', "the context / pixel branches are CP-LLM's");
   if (config.model.contextTowerOnnx) refuse('model.contextTowerOnnx', "LMM-VQA's frozen tower is the tfjs ViT of model.lmm.spatialVit");
   if (config.ensemble.members > 1 || config.ensemble.groups.length > 0) refuse('ensemble', 'ensembles are CP-LLM only; train one model');
+  if (config.describer.steps > 0) refuse('describer.steps', "the describer phase is CP-LLM's (LMM-VQA's answer is its description); set 0");
   return {
     ...config,
     model: { ...config.model, lmm: config.model.lmm ?? lmmSchema.parse({}) },

@@ -41,6 +41,8 @@ export function memberConfig(config: TrainConfig, index: number, manifestHasSpli
     seed,
     data: manifestHasSplits ? config.data : { ...config.data, splitSeed: config.data.splitSeed ?? config.seed },
     model: group ? groupModel(config, group) : config.model,
+    // Only the first member describes, so only it runs the describer phase.
+    describer: index === 0 && !group ? config.describer : { ...config.describer, steps: 0 },
     ensemble: { members: 1, groups: [] },
     output: { ...config.output, dir: join(config.output.dir, ENSEMBLE_RUNS_DIR, group ? `${group.name}-seed-${seed}` : `seed-${seed}`) },
   };

@@ -1,4 +1,5 @@
 import { flipSamples as ladderFlipSamples, type FlipUnit, type ManifestEntry } from '@vqlm/datasets';
+import { levelFromScore } from '@vqlm/heads';
 import { flipRateByDiff, summary, type FlipBucket, type FlipSample, type MetricSummary } from '@vqlm/metrics';
 import type { CpLlm } from '@vqlm/models';
 import { tf } from '@vqlm/runtime';
@@ -95,7 +96,10 @@ export async function evaluateSplit(model: CpLlm, items: readonly PreparedItem[]
   const step = Math.max(1, Math.floor(items.length / Math.max(1, options.descriptions)));
   for (let i = 0; i < items.length && descriptions.length < options.descriptions; i += step) {
     const item = items[i];
-    const text = await model.describeViews({ context: { data: item.context, dims: [m, s, s, 3] }, pixel: { data: item.pixel, dims: [m, k, p, p, 3] } });
+    // A describe lead with {level} gets the level of the target (the describer phase trains it so); without a target, no lead.
+    const target = scoreTarget(item.entry);
+    const lead = model.config.describeLead?.includes('{level}') ? (target === null ? { lead: null } : { level: levelFromScore(target) }) : {};
+    const text = await model.describeViews({ context: { data: item.context, dims: [m, s, s, 3] }, pixel: { data: item.pixel, dims: [m, k, p, p, 3] } }, null, lead);
     descriptions.push({ id: item.entry.id, text, reference: item.entry.description ?? null });
   }
   return { items: scored, summary: metricSummary, flipUnit: unit, flip, descriptions };

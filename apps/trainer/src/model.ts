@@ -57,6 +57,8 @@ export function modelConfig(config: TrainConfig, decoder?: GemmaDecoder): CpLlmC
       lora: { ...model.lora, targetModules: model.lora.targetModules as CpLlmConfig['lora']['targetModules'] },
       head: { hidden: model.head.hidden },
       maxDescriptionTokens: model.maxDescriptionTokens,
+      // The describer phase teaches the decoder to continue its lead.
+      describeLead: config.describer.steps > 0 ? config.describer.lead : null,
       seed: config.seed,
       branches: model.branches,
     });
@@ -99,6 +101,13 @@ export function trainedVariables(model: CpLlm, config: TrainConfig): tf.Variable
   if (!freeze.pixelEncoder && branches !== 'context') vars.push(...model.pixelEncoder.trainableVariables());
   if (!freeze.head) vars.push(...model.head.trainableVariables);
   vars.push(...decoderVariables(model.decoder, freeze));
+  return vars;
+}
+
+/** The variables of the describer phase: the decoder's that `train.freeze` leaves trainable. */
+export function describerVariables(model: CpLlm, config: TrainConfig): tf.Variable[] {
+  const vars = decoderVariables(model.decoder, config.train.freeze);
+  if (vars.length === 0) throw new TrainerError('E_CONFIG', 'describer.steps: train.freeze leaves no decoder weight to train (lora and decoderBase are frozen)');
   return vars;
 }
 

@@ -53,7 +53,7 @@ export function createTrainProgress(stream: NodeJS.WriteStream = process.stderr)
         break;
       case 'step': {
         const { record, totalSteps, stepsPerSecond, etaSeconds } = event;
-        const label = `epoch ${record.epoch + 1} | ${stepsPerSecond.toFixed(2)} steps/s | ETA ${formatDuration(etaSeconds)} | loss ${record.loss.toPrecision(4)} | ${formatParts(record.parts)}`;
+        const label = `${record.phase === 'describer' ? 'describer' : `epoch ${record.epoch + 1}`} | ${stepsPerSecond.toFixed(2)} steps/s | ETA ${formatDuration(etaSeconds)} | loss ${record.loss.toPrecision(4)} | ${formatParts(record.parts)}`;
         if (tty) {
           if (!bar) {
             bar = new SingleBar({ stream, format: 'train [{bar}] {value}/{total} | {label}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);

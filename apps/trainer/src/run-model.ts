@@ -8,7 +8,8 @@ import { chooseCalibration } from './calibration.js';
 import type { TrainConfig } from './config.js';
 import { prepareData, type PreparedData, type PreparedItem, type PrepareOptions } from './data.js';
 import { evaluateSplit, scoreItems, type EvalResult } from './evaluate.js';
-import { createRunModel, trainedVariables } from './model.js';
+import { createDescriberPhase, type DescriberPhase } from './describer.js';
+import { createRunModel, describerVariables, trainedVariables } from './model.js';
 
 /** What every prepared item has. */
 export interface RunItem {
@@ -35,6 +36,8 @@ export interface RunModel<Item extends RunItem = RunItem> {
   /** The raw → MOS mapping fitted on the training items; null when the model scores on 1–5 itself. */
   calibrate(items: readonly Item[]): Promise<Calibration | null>;
   save(dir: string, calibration: Calibration | null): Promise<void>;
+  /** Sets up the describer phase on the training items (CP-LLM; `describer.steps` > 0). */
+  describer?(items: readonly Item[]): Promise<DescriberPhase>;
   dispose(): Promise<void>;
 }
 
@@ -64,6 +67,7 @@ export async function createCpLlmRun(config: TrainConfig, tokenizer: TokenizerFi
       );
     },
     save: (dir, calibration) => saveBundle(model, dir, { calibration: calibration ?? IDENTITY_CALIBRATION, onnx: config.output.onnx }),
+    describer: (items) => createDescriberPhase(model, items, config, describerVariables(model, config)),
     dispose: () => model.dispose(),
   };
 }

@@ -1,10 +1,11 @@
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PairSampler, writeFileAtomic, type PairSamplerOptions } from '@vqlm/datasets';
+import { PairSampler, writeFileAtomic, type PairSamplerOptions, type SampleBatch } from '@vqlm/datasets';
 import type { Calibration } from '@vqlm/heads';
 import { tf } from '@vqlm/runtime';
 import { trainingTexts } from './batch.js';
-import { hasCheckpoint, loadLatestCheckpoint, restoreCheckpoint, runFingerprint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import { describerFingerprint, hasCheckpoint, loadLatestCheckpoint, restoreCheckpoint, runFingerprint, saveCheckpoint, type TrainState } from './checkpoint.js';
+import type { DescriberPhase } from './describer.js';
 import { ensembleSize, type TrainConfig } from './config.js';
 import { loadEntries, type PreparedData } from './data.js';
 import { TrainerError } from './errors.js';
@@ -12,7 +13,7 @@ import { trainEnsemble } from './ensemble.js';
 import { evalBrief, type EvalResult } from './evaluate.js';
 import { createLmmRun, lmmTrainingTexts } from './lmm-run.js';
 import { runTokenizer } from './model.js';
-import { createCpLlmRun, type RunItem, type RunModel } from './run-model.js';
+import { createCpLlmRun, type RunItem, type RunModel, type RunStep } from './run-model.js';
 import { plotRun, type EvalPoint, type StepPoint } from './plot.js';
 
 /** One line of `log.jsonl` for an optimiser step. */
@@ -22,6 +23,8 @@ export interface StepRecord extends StepPoint {
   readonly seconds: number;
   /** Learning rate of this step. */
   readonly lr?: number;
+  /** `describer` for a step of the describer phase (decoder only); absent in the main phase. */
+  readonly phase?: 'describer';
 }
 
 /**
@@ -142,12 +145,46 @@ function evalRecord(split: 'val' | 'test', epoch: number, step: number, result: 
  */
 export async function finishedRunSummary<T = Record<string, unknown>>(config: TrainConfig): Promise<T | null> {
   try {
-    const existing = JSON.parse(await readFile(join(config.output.dir, 'summary.json'), 'utf8')) as { fingerprint?: string; epochs?: number };
-    if (existing.fingerprint === runFingerprint(config) && existing.epochs === config.train.epochs) return existing as T;
+    const existing = JSON.parse(await readFile(join(config.output.dir, 'summary.json'), 'utf8')) as { fingerprint?: string; epochs?: number; describer?: unknown };
+    const sameDescriber = JSON.stringify(existing.describer ?? null) === JSON.stringify(describerSetting(config));
+    if (existing.fingerprint === runFingerprint(config) && existing.epochs === config.train.epochs && sameDescriber) return existing as T;
   } catch {
     // none, or unreadable: not finished
   }
   return null;
+}
+
+/** Steps of the describer phase of a run (0 for LMM-VQA, whose config refuses it). */
+function describerSteps(config: TrainConfig): number {
+  return config.model.architecture === 'lmm-vqa' ? 0 : config.describer.steps;
+}
+
+/** The describer settings a finished run records in `summary.json` (null: no describer phase). */
+function describerSetting(config: TrainConfig): TrainConfig['describer'] | null {
+  return describerSteps(config) > 0 ? config.describer : null;
+}
+
+/** One optimiser step on `built`'s loss at learning rate `lr`; disposes `built`'s tensors. */
+async function optimizerStep(optimizer: tf.Optimizer, vars: tf.Variable[], built: RunStep, lr: number): Promise<{ loss: number; parts: Readonly<Record<string, number>> }> {
+  // tfjs's Adam reads its (protected) learning rate at every update.
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+  let parts: Readonly<Record<string, number>> = {};
+  try {
+    const loss = optimizer.minimize(
+      () => {
+        const result = built.loss();
+        parts = result.parts;
+        return result.total;
+      },
+      true,
+      vars,
+    );
+    const value = loss ? (await loss.data())[0] : Number.NaN;
+    loss?.dispose();
+    return { loss: value, parts };
+  } finally {
+    tf.dispose(built.tensors);
+  }
 }
 
 function samplerOptions(config: TrainConfig, trainCount: number): PairSamplerOptions {
@@ -196,6 +233,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
   const tokenizer = await runTokenizer(config, lmm ? lmmTrainingTexts(trainSplit) : trainingTexts(trainSplit));
   const run: RunModel = lmm ? await createLmmRun(config, tokenizer) : await createCpLlmRun(config, tokenizer);
   const optimizer = tf.train.adam(config.train.lr, config.train.beta1, config.train.beta2, config.train.epsilon);
+  const describerOptimizer = tf.train.adam(config.describer.lr, config.train.beta1, config.train.beta2, config.train.epsilon);
   try {
     let data: PreparedData<RunItem>;
     try {
@@ -222,18 +260,24 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     let log: LogRecord[] = [];
     if (options.resume) {
       const checkpoint = await loadLatestCheckpoint(runDir, fingerprint);
-      await restoreCheckpoint(checkpoint, vars, optimizer);
+      const inDescriber = checkpoint.state.phase === 'describer';
+      if (inDescriber && checkpoint.state.describer !== describerFingerprint(config)) {
+        throw new TrainerError('E_CHECKPOINT', `${checkpoint.dir}: written in a describer phase with other describer settings; only describer.steps may change on --resume`);
+      }
+      await restoreCheckpoint(checkpoint, vars, inDescriber ? describerOptimizer : optimizer);
       sampler = PairSampler.resume(trainEntries, samplerOpts, checkpoint.state.sampler);
       ({ step, epoch, evaluatedEpochs } = checkpoint.state);
       log = (await readLog(logFile)).filter((r) => (r.type === 'step' ? r.step <= step : r.epoch <= evaluatedEpochs && r.step <= step));
     }
     await writeFileAtomic(logFile, log.map((r) => `${JSON.stringify(r)}\n`).join(''));
     const batchesPerEpoch = sampler.batchesPerEpoch;
+    // Steps of the main phase; the describer phase's follow.
     const totalSteps = batchesPerEpoch * config.train.epochs;
+    const allSteps = totalSteps + describerSteps(config);
     options.onEvent?.({
       type: 'start',
       step,
-      totalSteps,
+      totalSteps: allSteps,
       resumed: options.resume === true,
       items: { train: trainEntries.length, val: data.splits.val.length, test: data.splits.test.length },
       failed: data.failed.length,
@@ -247,9 +291,20 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       log.push(...records);
       await appendFile(logFile, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     };
-    const state = (): TrainState => ({ version: 1, fingerprint, step, epoch, sampler: sampler.state(), evaluatedEpochs, savedAt: new Date().toISOString() });
+    // A checkpoint after the main phase's last step holds the describer phase's optimiser state.
+    const describing = (): boolean => step > totalSteps;
+    const state = (): TrainState => ({
+      version: 1,
+      fingerprint,
+      step,
+      epoch,
+      sampler: sampler.state(),
+      evaluatedEpochs,
+      ...(describing() ? { phase: 'describer' as const, describer: describerFingerprint(config) } : {}),
+      savedAt: new Date().toISOString(),
+    });
     const checkpoint = async (): Promise<void> => {
-      const dir = await saveCheckpoint(runDir, vars, optimizer, state(), config.train.keepCheckpoints);
+      const dir = await saveCheckpoint(runDir, vars, describing() ? describerOptimizer : optimizer, state(), config.train.keepCheckpoints);
       options.onEvent?.({ type: 'checkpoint', step, dir });
     };
     const lastVal: { step: number; result: EvalResult | null } = { step: -1, result: null };
@@ -267,59 +322,55 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     const started = performance.now();
     const startStep = step;
     let pending: StepRecord[] = [];
-    while (step < totalSteps) {
-      const sample = sampler.next();
-      const built = run.step(data.items, sample);
-      let parts: Readonly<Record<string, number>> = {};
-      let lossValue: number;
-      const lr = learningRateAt(step, totalSteps, config.train);
-      // tfjs's Adam reads its (protected) learning rate at every update.
-      (optimizer as unknown as { learningRate: number }).learningRate = lr;
-      try {
-        const loss = optimizer.minimize(
-          () => {
-            const result = built.loss();
-            parts = result.parts;
-            return result.total;
-          },
-          true,
-          vars,
-        );
-        lossValue = loss ? (await loss.data())[0] : Number.NaN;
-        loss?.dispose();
-      } finally {
-        tf.dispose(built.tensors);
+    let describer: DescriberPhase | null = null;
+    while (step < allSteps) {
+      // The main phase (mixed batches, every part), then the describer phase (decoder only).
+      const describing = step >= totalSteps;
+      let sample: SampleBatch | null = null;
+      let built: RunStep;
+      if (describing) {
+        describer ??= await run.describer!(itemsOf('train'));
+        built = describer.step(step - totalSteps);
+      } else {
+        sample = sampler.next();
+        built = run.step(data.items, sample);
       }
+      const lr = describing ? config.describer.lr : learningRateAt(step, totalSteps, config.train);
+      const { loss: lossValue, parts } = await optimizerStep(describing ? describerOptimizer : optimizer, describing ? describer!.vars : vars, built, lr);
       if (!Number.isFinite(lossValue)) {
-        throw new TrainerError('E_CONFIG', `step ${step + 1}: the loss is ${lossValue}; lower train.lr (now ${config.train.lr}) or check the data`);
+        const setting = describing ? `describer.lr (now ${config.describer.lr})` : `train.lr (now ${config.train.lr})`;
+        throw new TrainerError('E_CONFIG', `step ${step + 1}: the loss is ${lossValue}; lower ${setting} or check the data`);
       }
       step++;
       // Let signal handlers run: tfjs's awaits resolve as microtasks, so without a macrotask turn
       // a SIGINT/SIGTERM would be seen only at the next write to disk (eval or checkpoint).
       await new Promise<void>((resolve) => setImmediate(resolve));
-      const record: StepRecord = { type: 'step', step, epoch: sample.epoch, loss: lossValue, parts: parts, seconds: (performance.now() - started) / 1000, lr };
+      const record: StepRecord = { type: 'step', step, epoch: sample ? sample.epoch : epoch, loss: lossValue, parts, seconds: (performance.now() - started) / 1000, lr, ...(describing ? { phase: 'describer' as const } : {}) };
       pending.push(record);
       const elapsed = (performance.now() - started) / 1000;
       const rate = (step - startStep) / Math.max(elapsed, 1e-9);
-      options.onEvent?.({ type: 'step', record, totalSteps, stepsPerSecond: rate, etaSeconds: (totalSteps - step) / Math.max(rate, 1e-9) });
-      const endOfEpoch = sample.index === batchesPerEpoch - 1;
-      if (endOfEpoch) epoch = sample.epoch + 1;
+      options.onEvent?.({ type: 'step', record, totalSteps: allSteps, stepsPerSecond: rate, etaSeconds: (allSteps - step) / Math.max(rate, 1e-9) });
       const interrupted = options.signal?.aborted === true || (options.stopAfterStep !== undefined && step >= options.stopAfterStep);
-      if (endOfEpoch && (epoch % config.eval.everyEpochs === 0 || step === totalSteps)) {
-        await appendLog(pending);
-        pending = [];
-        await evaluate('val', epoch);
-        evaluatedEpochs = epoch;
+      if (sample) {
+        const endOfEpoch = sample.index === batchesPerEpoch - 1;
+        if (endOfEpoch) epoch = sample.epoch + 1;
+        if (endOfEpoch && (epoch % config.eval.everyEpochs === 0 || step === totalSteps)) {
+          await appendLog(pending);
+          pending = [];
+          await evaluate('val', epoch);
+          evaluatedEpochs = epoch;
+        }
       }
-      if (step % config.train.checkpointEvery === 0 || interrupted || step === totalSteps) {
+      if (step % config.train.checkpointEvery === 0 || interrupted || step === totalSteps || step === allSteps) {
         await appendLog(pending);
         pending = [];
         await checkpoint();
       }
-      if (interrupted && step < totalSteps) {
+      if (interrupted && step < allSteps) {
         return { runDir, interrupted: true, step, epoch, bundleDir: null, plotFile: null, calibration: null, val: null, test: null, log };
       }
     }
+    describer?.dispose();
     await appendLog(pending);
 
     // Final: last evaluation (if not already done at this step), test split, calibration, bundle, plot, summary.
@@ -347,11 +398,12 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
     );
     await writeFileAtomic(
       join(runDir, 'summary.json'),
-      `${JSON.stringify({ name: config.name, seed: config.seed, fingerprint, steps: step, epochs: epoch, failed: data.failed, calibration, val: evalBrief(val), test: evalBrief(test), valItems: val?.items ?? [], testItems: test?.items ?? [] }, null, 2)}\n`,
+      `${JSON.stringify({ name: config.name, seed: config.seed, fingerprint, steps: step, epochs: epoch, describer: describerSetting(config), failed: data.failed, calibration, val: evalBrief(val), test: evalBrief(test), valItems: val?.items ?? [], testItems: test?.items ?? [] }, null, 2)}\n`,
     );
     return { runDir, interrupted: false, step, epoch, bundleDir, plotFile, calibration, val, test, log };
   } finally {
     optimizer.dispose();
+    describerOptimizer.dispose();
     await run.dispose();
   }
 }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DescriptionStore, describeVariant } from './descriptions.js';
+import { DescriptionStore, describeRecipe, describeVariant } from './descriptions.js';
 import { DatasetError } from './errors.js';
 
 const sentences = (text: string) => text.split(/(?<=\.)\s+/);
@@ -34,6 +34,24 @@ describe('describeVariant', () => {
   it('rejects a MOS off the 1–5 scale', () => {
     expect(() => describeVariant({ mos: 70 })).toThrow(DatasetError);
     expect(() => describeVariant({ mos: 70 })).toThrow(/mos must be in \[1, 5\], got 70/);
+  });
+});
+
+describe('describeRecipe', () => {
+  it('says how a variant was made, in the words of describeVariant, and nothing else', () => {
+    expect(describeRecipe({ kind: 'h264', crf: 31 })).toBe('it was re-encoded with H.264 at CRF 31.');
+    expect(describeRecipe({ kind: 'original' })).toBe('it is the unaltered source clip.');
+    expect(describeRecipe({ kind: 'scale', factor: 2 })).toBe('it was downscaled by a factor of 2 and scaled back up.');
+    expect(describeVariant({ recipe: { kind: 'blur', sigma: 2 } })).toContain(describeRecipe({ kind: 'blur', sigma: 2 }).replace(/\.$/, ''));
+    expect(() => describeRecipe(null as never)).toThrow(/recipe: expected a variant recipe, got null/);
+  });
+
+  it('parameters: false names the distortion alone', () => {
+    expect(describeRecipe({ kind: 'h264', crf: 31 }, { parameters: false })).toBe('it was re-encoded with H.264.');
+    expect(describeRecipe({ kind: 'blur', sigma: 2 }, { parameters: false })).toBe('it was blurred.');
+    expect(describeRecipe({ kind: 'noise', strength: 9 }, { parameters: false })).toBe('noise was added to it.');
+    expect(describeRecipe({ kind: 'scale', factor: 2 }, { parameters: false })).toBe('it was downscaled and scaled back up.');
+    expect(describeRecipe({ kind: 'original' }, { parameters: false })).toBe('it is the unaltered source clip.');
   });
 });
 

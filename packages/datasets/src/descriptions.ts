@@ -102,22 +102,40 @@ export interface DescribeInput {
   readonly mos?: number;
 }
 
-function recipePhrase(recipe: VariantRecipe | undefined): string | undefined {
+function recipePhrase(recipe: VariantRecipe | undefined, parameters = true): string | undefined {
   if (!recipe) return undefined;
+  const withParameter = (text: string, parameter: string): string => (parameters ? `${text} ${parameter}` : text);
   switch (recipe.kind) {
     case 'original':
       return 'it is the unaltered source clip';
     case 'h264':
-      return `it was re-encoded with H.264 at CRF ${recipe.crf ?? 'default'}`;
+      return withParameter('it was re-encoded with H.264', `at CRF ${recipe.crf ?? 'default'}`);
     case 'vp9':
-      return `it was re-encoded with VP9 at CRF ${recipe.crf ?? 'default'}`;
+      return withParameter('it was re-encoded with VP9', `at CRF ${recipe.crf ?? 'default'}`);
     case 'blur':
-      return `it was blurred with a Gaussian of sigma ${recipe.sigma ?? 'unknown'}`;
+      return withParameter('it was blurred', `with a Gaussian of sigma ${recipe.sigma ?? 'unknown'}`);
     case 'noise':
-      return `noise of strength ${recipe.strength ?? 'unknown'} was added to it`;
+      return parameters ? `noise of strength ${recipe.strength ?? 'unknown'} was added to it` : 'noise was added to it';
     case 'scale':
-      return `it was downscaled by a factor of ${recipe.factor ?? 'unknown'} and scaled back up`;
+      return parameters ? `it was downscaled by a factor of ${recipe.factor ?? 'unknown'} and scaled back up` : 'it was downscaled and scaled back up';
   }
+}
+
+/**
+ * One sentence on how a variant was made from its source, from its recipe alone: the target
+ * `vqlm-train`'s describer phase teaches a decoder (`describer.target` `recipe`, or `distortion`
+ * with `parameters: false`), shorter than {@link describeVariant}'s and with nothing a model cannot
+ * see (no content, no scores).
+ * @param options `parameters` (default true): name the CRF, sigma, strength or factor too.
+ *
+ * @example
+ * describeRecipe({ kind: 'h264', crf: 31 }) // 'it was re-encoded with H.264 at CRF 31.'
+ * describeRecipe({ kind: 'h264', crf: 31 }, { parameters: false }) // 'it was re-encoded with H.264.'
+ */
+export function describeRecipe(recipe: VariantRecipe, options: { readonly parameters?: boolean } = {}): string {
+  const phrase = recipePhrase(recipe, options.parameters ?? true);
+  if (phrase === undefined) throw new DatasetError('E_ARGUMENT', `recipe: expected a variant recipe, got ${JSON.stringify(recipe)}`);
+  return `${phrase}.`;
 }
 
 function artefactPhrase(recipe: VariantRecipe | undefined, level: string): string {

@@ -59,7 +59,7 @@ export type {
   SingleItem,
   PairItem,
 } from './pair-sampler.js';
-export { DescriptionStore, describeVariant, descriptionRecordSchema, descriptionOrigins } from './descriptions.js';
+export { DescriptionStore, describeRecipe, describeVariant, descriptionRecordSchema, descriptionOrigins } from './descriptions.js';
 export type { DescriptionRecord, DescribeInput } from './descriptions.js';
 export { buildCorpus, readVariantTimings, VIDEO_EXTENSIONS } from './corpus-builder.js';
 export type {

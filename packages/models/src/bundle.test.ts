@@ -170,11 +170,13 @@ describe('model bundle', () => {
     const path = await corrupt('no-architecture', async (p) => {
       const json = JSON.parse(await readFile(join(p, 'model.json'), 'utf8')) as { architecture?: string };
       delete json.architecture;
+      delete (json as { config?: { describeLead?: unknown } }).config?.describeLead;
       await writeFile(join(p, 'model.json'), JSON.stringify(json));
     });
     expect(await readBundleArchitecture(path)).toBe('cp-llm');
     const loaded = await loadBundle(path);
     expect(loaded.manifest.architecture).toBe('cp-llm');
+    expect(loaded.model.config.describeLead).toBeNull();
     expect(await outputs(loaded.model)).toEqual(await outputs(model));
     await loaded.model.dispose();
     const unknown = await corrupt('arch', async (p) => {

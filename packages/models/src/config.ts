@@ -44,6 +44,14 @@ export interface CpLlmConfig {
   readonly prompts: { readonly describe: string; readonly compare: string };
   /** Longest generated description, in tokens. */
   readonly maxDescriptionTokens: number;
+  /**
+   * Text a single video's description starts with, or null (default: the decoder writes it all).
+   * `{level}` stands for the quality level of the video's score (`bad` … `excellent`): the decoder
+   * reads the filled-in lead after its start token and continues it, so the description agrees
+   * with the score. Set by `vqlm-train`'s describer phase (`describer.lead`), which trains the
+   * decoder to continue it. Pair comparisons have no lead.
+   */
+  readonly describeLead: string | null;
   /** Seed of every random initialiser. */
   readonly seed: number;
   /**
@@ -81,6 +89,7 @@ export const CP_LLM_DEFAULTS = Object.freeze({
   patchSize: 224,
   pixelFit: Object.freeze([540, 1080] as const),
   maxDescriptionTokens: 48,
+  describeLead: null,
   seed: 0,
   prompts: Object.freeze({
     describe: 'describe the quality of this video.',
@@ -151,6 +160,7 @@ export const cpLlmConfigSchema = z.object({
   head: z.object({ hidden: positiveInt.nullable(), pooling: z.enum(TOKEN_POOLINGS as unknown as [string, ...string[]]) }),
   prompts: z.object({ describe: z.string().min(1), compare: z.string().min(1) }),
   maxDescriptionTokens: positiveInt,
+  describeLead: z.string().trim().min(1).nullable().default(null),
   seed: z.number().int().nonnegative(),
   branches: z.enum(CP_LLM_BRANCHES).default('both'),
 });
@@ -176,6 +186,10 @@ export function validateCpLlmConfig(value: unknown, where = 'config', code: 'E_M
   }
   if (config.contextSize % config.contextVit.patchSize !== 0) {
     fail('contextSize', `${config.contextSize} is not a multiple of contextVit.patchSize ${config.contextVit.patchSize}`);
+  }
+  if (config.describeLead !== null) {
+    const unknown = [...config.describeLead.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((name) => name !== 'level');
+    if (unknown.length > 0) fail('describeLead', `only {level} can be filled in, got {${unknown[0]}}`);
   }
   if (config.pixelFit[0] > config.pixelFit[1]) fail('pixelFit', `expected [short, long], got [${config.pixelFit.join(', ')}]`);
   for (const [field, vit] of [['contextVit', config.contextVit], ['pixelVit', config.pixelVit]] as const) {
@@ -217,6 +231,7 @@ export function createCpLlmConfig(init: CpLlmConfigInit): CpLlmConfig {
     head: { hidden: init.head?.hidden ?? null, pooling: init.head?.pooling ?? 'mean' },
     prompts: { ...CP_LLM_DEFAULTS.prompts, ...init.prompts },
     maxDescriptionTokens: init.maxDescriptionTokens ?? CP_LLM_DEFAULTS.maxDescriptionTokens,
+    describeLead: init.describeLead ?? CP_LLM_DEFAULTS.describeLead,
     seed: init.seed ?? CP_LLM_DEFAULTS.seed,
     branches: init.branches ?? 'both',
   });

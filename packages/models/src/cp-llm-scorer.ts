@@ -112,7 +112,7 @@ export class CpLlmScorer implements Scorer {
     return { views, memberViews, frames: sampled.indices.map((index, i) => ({ index, time: sampled.timestamps[i] ?? 0 })) };
   }
 
-  private async scoreSampled(video: string, sampled: Sampled, description?: string, onStage?: (stage: ScoreStage, ms: number) => void): Promise<ScoreResult> {
+  private async scoreSampled(video: string, sampled: Sampled, onStage?: (stage: ScoreStage, ms: number) => void): Promise<ScoreResult> {
     const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
     const scores: number[] = [];
     const raws: number[] = [];
@@ -133,8 +133,12 @@ export class CpLlmScorer implements Scorer {
       rawScore: mean(raws),
       ...(this.members.length > 1 ? { members: scores } : {}),
       frames: sampled.frames,
-      ...(description === undefined ? {} : { description }),
     };
+  }
+
+  /** The describing model's description of a sampled video; its lead (if the model has one) gets the level of `score`, the scorer's score of that video. */
+  private describeSampled(sampled: Sampled, score: ScoreResult): Promise<string> {
+    return this.model.describeViews(sampled.views, null, { level: score.level });
   }
 
   async score(video: string, options: ScoreOptions = {}): Promise<ScoreResult> {
@@ -143,17 +147,18 @@ export class CpLlmScorer implements Scorer {
     let start = performance.now();
     const sampled = await this.sample(path);
     const decodeMs = performance.now() - start;
+    const stages: Record<ScoreStage, number> = { context: 0, pixel: 0, head: 0 };
+    const result = await this.scoreSampled(path, sampled, onTiming ? (stage, ms) => (stages[stage] += ms) : undefined);
     let describeMs: number | undefined;
     let description: string | undefined;
     if (options.describe) {
+      // After the score: a model with a describe lead starts its description from the score's level.
       start = performance.now();
-      description = await this.model.describeViews(sampled.views);
+      description = await this.describeSampled(sampled, result);
       describeMs = performance.now() - start;
     }
-    const stages: Record<ScoreStage, number> = { context: 0, pixel: 0, head: 0 };
-    const result = await this.scoreSampled(path, sampled, description, onTiming ? (stage, ms) => (stages[stage] += ms) : undefined);
     onTiming?.({ decodeMs, contextMs: stages.context, pixelMs: stages.pixel, headMs: stages.head, ...(describeMs === undefined ? {} : { describeMs }) });
-    return result;
+    return description === undefined ? result : { ...result, description };
   }
 
   async compare(a: string, b: string, options: ScoreOptions = {}): Promise<CompareResult> {
@@ -175,7 +180,10 @@ export class CpLlmScorer implements Scorer {
 
   async describe(video: string): Promise<string> {
     const path = this.check('video', video);
-    return this.model.describeViews((await this.sample(path)).views);
+    const sampled = await this.sample(path);
+    // Only a lead with the level needs the score.
+    if (!this.model.config.describeLead?.includes('{level}')) return this.model.describeViews(sampled.views);
+    return this.describeSampled(sampled, await this.scoreSampled(path, sampled));
   }
 
   async dispose(): Promise<void> {

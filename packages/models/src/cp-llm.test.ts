@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes, useTestBackend } from './__fixtures__/tiny.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { createCpLlmConfig } from './config.js';
-import { CpLlm, DESCRIBE_NO_REPEAT_NGRAM, disposeCpLlmOutput, type CpLlmViews } from './cp-llm.js';
+import { CpLlm, DESCRIBE_NO_REPEAT_NGRAM, describeLeadText, disposeCpLlmOutput, type CpLlmViews } from './cp-llm.js';
 import { ModelError } from './errors.js';
 
 let model: CpLlm;
@@ -75,6 +75,64 @@ describe('CpLlm.describeViews', () => {
     expect(blocked.length).toBeGreaterThan(0);
     expect(await describe({ noRepeatNgramSize: DESCRIBE_NO_REPEAT_NGRAM })).toBe(blocked);
     expect(DESCRIBE_NO_REPEAT_NGRAM).toBe(4);
+  });
+});
+
+describe('describe lead', () => {
+  const video = { context: { data: bytes(M * 32 * 32 * 3, 3), dims: [M, 32, 32, 3] }, pixel: { data: bytes(M * 2 * 32 * 32 * 3, 4), dims: [M, 2, 32, 32, 3] } };
+
+  it('describeLeadText fills in the level, prefers an explicit lead, and names a missing level', () => {
+    const config = { describeLead: 'its quality is {level}:' };
+    expect(describeLeadText(config, { level: 'fair' })).toBe('its quality is fair:');
+    expect(describeLeadText(config, { lead: ' the video is ', level: 'fair' })).toBe('the video is');
+    expect(describeLeadText(config, { lead: null })).toBeNull();
+    expect(describeLeadText({ describeLead: null }, { level: 'good' })).toBeNull();
+    expect(describeLeadText({ describeLead: 'the video' })).toBe('the video');
+    expect(() => describeLeadText(config)).toThrow(/options\.level: .*"its quality is \{level\}:" \(config\.describeLead\).*got none/);
+    expect(() => describeLeadText(config, { level: 'great' as 'good' })).toThrow(/one of bad, poor, fair, good, excellent, got "great"/);
+  });
+
+  it('config.describeLead defaults to none and accepts {level} only', () => {
+    expect(model.config.describeLead).toBeNull();
+    expect(createCpLlmConfig({ ...cpLlmPreset('micro'), describeLead: 'its quality is {level}:' }).describeLead).toBe('its quality is {level}:');
+    expect(() => createCpLlmConfig({ ...cpLlmPreset('micro'), describeLead: 'crf {crf}, {level}' })).toThrow(/config\.describeLead: only \{level\} can be filled in, got \{crf\}/);
+  });
+
+  it('a single video\'s description starts with the lead and continues it; pairs have none', async () => {
+    const led = await CpLlm.create({ ...cpLlmPreset('micro'), describeLead: 'the video is {level}.' }, { tokenizer: presetTokenizer('micro') });
+    try {
+      const lead = (level: string): string => `the video is ${level}. `;
+      const good = await expectNoTensorLeak(() => led.describeViews(video, null, { level: 'good', maxNewTokens: 8 }));
+      const bad = await led.describeViews(video, null, { level: 'bad', maxNewTokens: 8 });
+      expect(good.startsWith(lead('good'))).toBe(true);
+      expect(bad.startsWith(lead('bad'))).toBe(true);
+      // The same weights without a lead write another text: the decoder continued the lead.
+      expect(await led.describeViews(video, null, { lead: null, maxNewTokens: 8 })).toBe(await model.describeViews(video, null, { maxNewTokens: 8 }));
+      await expect(led.describeViews(video)).rejects.toThrow(/options\.level: /);
+      const pair = await led.describeViews(video, video, { maxNewTokens: 8 });
+      expect(pair.startsWith(lead('good'))).toBe(false);
+    } finally {
+      await led.dispose();
+    }
+  });
+
+  it('describePrefix of the visual tokens is the prefix forward gives a single video (its hidden copy left out)', async () => {
+    const a = await views(1);
+    const ids = targets();
+    const single = model.forward({ first: a, targetTokenIds: ids });
+    const visual = model.visualTokens(a);
+    const prefix = model.describePrefix(visual);
+    const logits = model.decoder.forward({ prefixEmbeddings: prefix, prefixMask: ids.map(() => new Array<boolean>(prefix.shape[1]).fill(true)), tokenIds: ids });
+    const [x, y] = [await single.logits.data(), await logits.data()];
+    let max = 0;
+    for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i] - y[i]));
+    expect(max).toBeLessThan(1e-5);
+    const th = model.contextEncoder.numTokens;
+    expect(prefix.shape).toEqual([B, M * th + M * model.pixelEncoder.numTokens + model.tokenizer.encode(model.config.prompts.describe).length, model.config.decoder.hiddenSize]);
+    expect(() => model.visualTokens({ contextFeatures: a.contextFeatures, pixel: { data: new Uint8Array(3), dims: [1, 3] } })).toThrow(/views\.pixel: expected shape/);
+    expect(() => model.describePrefix(tf.zeros<tf.Rank.R3>([1, 2, 3]))).toThrow(/visual: expected shape \[B, N, 16\], got \[1, 2, 3\]/);
+    disposeCpLlmOutput(single);
+    tf.dispose([visual, prefix, logits, a.contextFeatures]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { GemmaDecoder, TextTokenizer, generate, initGemmaWeights, type TokenizerFiles } from '@vqlm/decoder-lora';
 import { PixelEncoder, TfjsContextEncoder, ViT, type ContextEncodeOptions, type ContextEncoder, type U8Batch } from '@vqlm/encoders';
-import { QualityHead } from '@vqlm/heads';
+import { QUALITY_LEVELS, QualityHead, type QualityLevel } from '@vqlm/heads';
 import { createRng, tf } from '@vqlm/runtime';
 import { createCpLlmConfig, validateCpLlmConfig, type CpLlmConfig, type CpLlmConfigInit } from './config.js';
 import { ModelError, shapeText } from './errors.js';
@@ -107,6 +107,33 @@ export interface DescribeOptions {
   readonly noRepeatNgramSize?: number;
   /** CTRL repetition penalty on tokens already written (default 1 = off). */
   readonly repetitionPenalty?: number;
+  /**
+   * The quality level of the video's score, filled into the config's `describeLead` (needed when
+   * it has `{level}`; `Scorer.score` / `describe` pass the level of the score they return).
+   */
+  readonly level?: QualityLevel;
+  /** Text the description starts with, instead of the config's `describeLead` (null: none). Single videos only. */
+  readonly lead?: string | null;
+}
+
+/**
+ * The lead text of a single video's description: `options.lead` when given, else the config's
+ * `describeLead` with `{level}` filled in (null when there is none).
+ * @throws ModelError `E_MODEL_ARG` when the lead needs a level and `options.level` is not one of `QUALITY_LEVELS`.
+ */
+export function describeLeadText(config: Pick<CpLlmConfig, 'describeLead'>, options: Pick<DescribeOptions, 'level' | 'lead'> = {}): string | null {
+  if (options.lead !== undefined) return options.lead === null || options.lead.trim() === '' ? null : options.lead.trim();
+  const template = config.describeLead;
+  if (template === null || template === undefined) return null;
+  if (!template.includes('{level}')) return template;
+  const level: unknown = options.level;
+  if (!(QUALITY_LEVELS as readonly unknown[]).includes(level)) {
+    throw new ModelError(
+      'E_MODEL_ARG',
+      `options.level: this model starts a description with "${template}" (config.describeLead); expected the level of the video's score, one of ${QUALITY_LEVELS.join(', ')}, got ${level === undefined ? 'none' : JSON.stringify(level)}`,
+    );
+  }
+  return template.split('{level}').join(level as QualityLevel);
 }
 
 /** A key-frame input of one video for scoring, as `@vqlm/video-io` `sampleViews` returns it. */
@@ -545,13 +572,18 @@ export class CpLlm {
    * @param options `maxNewTokens` (default the config's `maxDescriptionTokens`); `noRepeatNgramSize`
    *   (default {@link DESCRIBE_NO_REPEAT_NGRAM}: no 4-token sequence is written twice, which keeps a
    *   small decoder out of loops; 0 turns it off) and `repetitionPenalty` (default 1, off), as in
-   *   `@vqlm/decoder-lora` `generate`
-   * @returns the decoded text
+   *   `@vqlm/decoder-lora` `generate`; `level` (the quality level of the video's score, for a
+   *   config `describeLead` with `{level}`) or `lead` (explicit lead text). A single video's
+   *   description starts with the lead, which the decoder reads after its start token and continues.
+   * @returns the lead (as given) and the decoded text after it
+   * @throws ModelError `E_MODEL_ARG` when the model's lead needs a level that was not given.
    */
   async describeViews(first: VideoViews, second: VideoViews | null = null, options: DescribeOptions = {}): Promise<string> {
     this.assertLive();
     const a = this.checkViews('first', first);
     const b = second ? this.checkViews('second', second) : null;
+    const lead = b ? null : describeLeadText(this.config, options);
+    const leadIds = lead === null ? [] : this.tokenizer.encode(lead);
     const featuresA = await this.encodeContext(a.context);
     const featuresB = b ? await this.encodeContext(b.context) : null;
     // With the ONNX scoring path, the pixel tokens of the prefix come from its pixel encoder too.
@@ -568,14 +600,19 @@ export class CpLlm {
     try {
       embeddings = tf.tidy(() => {
         const visualA = this.visual(this.tokens('first', { contextFeatures: featuresA, pixel: a.pixel }, 1, pixelA));
-        const visualB = b && featuresB ? this.visual(this.tokens('second', { contextFeatures: featuresB, pixel: b.pixel }, 1, pixelB)) : visualA;
-        const prefix = this.prefix(visualA, visualB, [b !== null]);
+        if (!b || !featuresB) {
+          const single = this.describePrefix(visualA);
+          mask = [new Array<boolean>(single.shape[1]).fill(true)];
+          return single;
+        }
+        const visualB = this.visual(this.tokens('second', { contextFeatures: featuresB, pixel: b.pixel }, 1, pixelB));
+        const prefix = this.prefix(visualA, visualB, [true]);
         mask = prefix.mask;
         return prefix.embeddings;
       });
       const eos = this.tokenizer.eosTokenId;
       const generation = {
-        startTokenIds: [[this.tokenizer.bosTokenId!]],
+        startTokenIds: [[this.tokenizer.bosTokenId!, ...leadIds]],
         maxNewTokens: options.maxNewTokens ?? this.config.maxDescriptionTokens,
         stopTokens: eos === null ? [] : [eos],
         temperature: 0,
@@ -586,11 +623,43 @@ export class CpLlm {
       const result = this.onnxDecoder
         ? await this.onnxDecoder.generate({ prefixEmbeddings: { data: (await prefix.data()) as Float32Array, dims: prefix.shape }, prefixMask: mask }, generation)
         : generate(this.decoder, { ...generation, prefixEmbeddings: prefix, prefixMask: mask });
-      return this.tokenizer.decode(result.tokens[0], { skipSpecialTokens: true }).trim();
+      const written = this.tokenizer.decode(result.tokens[0], { skipSpecialTokens: true }).trim();
+      // The lead as given (a tokenizer may not give its spacing and case back).
+      return lead === null ? written : `${lead}${written ? ` ${written}` : ''}`;
     } finally {
       tf.dispose([featuresA, ...(featuresB ? [featuresB] : []), ...(pixelA ? [pixelA] : []), ...(pixelB ? [pixelB] : [])]);
       embeddings?.dispose();
     }
+  }
+
+  /**
+   * `[B, M·Th + M·Tl + prompt, D]`: the decoder prefix of single videos from their visual tokens
+   * ({@link visualTokens}) and the describe prompt, every position visible. {@link forward}'s
+   * single-video rows carry a hidden copy of the video too; a hidden prefix position is as if
+   * absent for the decoder (rotary positions stay contiguous), so this prefix gives the same logits
+   * with half the positions. {@link describeViews} uses it; inside a gradient tape the prompt's
+   * embeddings are trained as in {@link forward}.
+   */
+  describePrefix(visual: tf.Tensor3D): tf.Tensor3D {
+    this.assertLive();
+    if (!(visual instanceof tf.Tensor) || visual.rank !== 3 || visual.shape[2] !== this.dim) {
+      throw new ModelError('E_MODEL_ARG', `visual: expected shape [B, N, ${this.dim}], got ${visual instanceof tf.Tensor ? shapeText(visual.shape) : String(visual)}`);
+    }
+    const prompt = this.tokenizer.encode(this.config.prompts.describe);
+    if (prompt.length === 0) return tf.clone(visual);
+    return tf.tidy(() => tf.concat<tf.Tensor3D>([visual, tf.tile(this.decoder.embedTokens([prompt]), [visual.shape[0], 1, 1])], 1));
+  }
+
+  /**
+   * `[B, M·Th + M·Tl, D]`: the visual tokens one input puts into the decoder prefix (projected
+   * context tokens, then pixel tokens), for a batch of cached views. With the encoders frozen they
+   * are a constant of the video, so a decoder-only phase (`vqlm-train`'s describer) computes them
+   * once. Runs on tfjs; dispose the result.
+   * @throws ModelError `E_MODEL_ARG` naming the view and both shapes.
+   */
+  visualTokens(views: CpLlmViews): tf.Tensor3D {
+    this.assertLive();
+    return tf.tidy(() => this.visual(this.tokens('views', views, null)));
   }
 
   private assertLive(): void {

@@ -2,7 +2,7 @@ export { ModelError } from './errors.js';
 export type { ModelErrorCode } from './errors.js';
 export { CP_LLM_BRANCHES, CP_LLM_DEFAULTS, CP_LLM_VIEW_FIELDS, viewKey, createCpLlmConfig, validateCpLlmConfig, cpLlmConfigSchema, gemmaConfigSchema, loraConfigSchema, vitConfigSchema } from './config.js';
 export type { CpLlmBranches, CpLlmConfig, CpLlmConfigInit } from './config.js';
-export { CpLlm, DESCRIBE_NO_REPEAT_NGRAM, disposeCpLlmOutput } from './cp-llm.js';
+export { CpLlm, DESCRIBE_NO_REPEAT_NGRAM, describeLeadText, disposeCpLlmOutput } from './cp-llm.js';
 export type { ScoreStage, ScoreViewsOptions, CpLlmViews, CpLlmForwardInput, CpLlmScores, CpLlmOutput, CpLlmParts, CreateCpLlmOptions, DescribeOptions, VideoViews } from './cp-llm.js';
 export { BUNDLE_FORMAT_VERSION, BUNDLE_FILES, bundleManifestSchema, bundleWeights, loadBundle, onnxScoringFiles, readBundleManifest, saveBundle, writeOnnxScoring } from './bundle.js';
 export type { BundleManifest, LoadBundleOptions, LoadedBundle, OnnxScoringBundleFiles, SaveBundleOptions } from './bundle.js';
@@ -29,5 +29,5 @@ export { LmmVqa, LMM_VQA_PROMPT, LMM_VQA_VIEWS, createLmmVqaConfig, lmmVqaAnswer
 export type { LmmVqaConfig, LmmVqaConfigInit, LmmVqaInput, LmmVqaOutput, LmmVqaViews } from './lmm-vqa.js';
 export { CP_LLM_PRESET_NAMES, DEFAULT_MODEL_NAME, MICRO_TOKENIZER_TEXTS, cpLlmPreset, findDefaultModel, presetTokenizer } from './presets.js';
 export type { CpLlmPresetName, CpLlmPresetOverrides, FindDefaultModelOptions } from './presets.js';
-export { CP_LLM_LOSS_PARTS, IGNORE_LABEL, LMM_VQA_LOSS_PARTS, cpLlmObjective, lmmVqaObjective } from './train-objective.js';
-export type { CpLlmLossPart, CpLlmObjective, CpLlmObjectiveOptions, CpLlmTrainBatch, LmmVqaLossPart, LmmVqaObjective, LmmVqaTrainBatch } from './train-objective.js';
+export { CP_LLM_LOSS_PARTS, IGNORE_LABEL, LMM_VQA_LOSS_PARTS, cpLlmDescribeObjective, cpLlmObjective, lmmVqaObjective } from './train-objective.js';
+export type { CpLlmDescribeBatch, CpLlmLossPart, CpLlmObjective, CpLlmObjectiveOptions, CpLlmTrainBatch, LmmVqaLossPart, LmmVqaObjective, LmmVqaTrainBatch } from './train-objective.js';

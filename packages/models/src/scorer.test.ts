@@ -93,6 +93,24 @@ describe('Scorer', () => {
     await scorer.dispose();
   });
 
+  it('a model with a describe lead starts each description from the level of its score, through a bundle and ONNX Runtime', async () => {
+    const led = await CpLlm.create({ ...cpLlmPreset('micro'), describeLead: 'the video is {level}.' }, { tokenizer: presetTokenizer('micro') });
+    const bundle = join(dir, 'lead-bundle');
+    await saveBundle(led, bundle, { calibration, onnx: true });
+    await led.dispose();
+    const leadOf = (level: string): string => `the video is ${level}. `;
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      const scorer = (await createScorer(bundle, { engine })) as CpLlmScorer;
+      expect(scorer.model.config.describeLead).toBe('the video is {level}.');
+      for (const clip of [sharp, blurred]) {
+        const result = await scorer.score(clip, { describe: true });
+        expect(result.description?.startsWith(leadOf(result.level))).toBe(true);
+        expect(await scorer.describe(clip)).toBe(result.description);
+      }
+      await scorer.dispose();
+    }
+  });
+
   it('from a bundle directory gives the same scores as from the model', async () => {
     const bundle = join(dir, 'bundle');
     await saveBundle(model, bundle, { calibration });

@@ -51,7 +51,10 @@ export interface ScoreTiming {
 
 /** Per-call options of a {@link Scorer}. */
 export interface ScoreOptions {
-  /** Also generate a description (greedy; slower). Default false. */
+  /**
+   * Also generate a description (greedy; slower). Default false. A model with a describe lead
+   * (`config.describeLead`) starts it from the level of the returned score.
+   */
   readonly describe?: boolean;
   /**
    * Called once per scored video with the time of each stage (`score` only). Timing waits for
@@ -74,7 +77,7 @@ export interface Scorer {
   score(video: string, options?: ScoreOptions): Promise<ScoreResult>;
   /** Scores two videos and says which is better. */
   compare(a: string, b: string, options?: ScoreOptions): Promise<CompareResult>;
-  /** The decoder's description of one video. */
+  /** The decoder's description of one video (a model with a describe lead scores the video first, for its level). */
   describe(video: string): Promise<string>;
   /** Frees the model when the scorer owns it (created from a bundle directory). */
   dispose(): Promise<void>;

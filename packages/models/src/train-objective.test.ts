@@ -4,7 +4,7 @@ import { CpLlm } from './cp-llm.js';
 import { ModelError } from './errors.js';
 import { cpLlmPreset, presetTokenizer } from './presets.js';
 import { LmmVqa, lmmVqaAnswer } from './lmm-vqa.js';
-import { IGNORE_LABEL, cpLlmObjective, lmmVqaObjective, type CpLlmTrainBatch, type LmmVqaTrainBatch } from './train-objective.js';
+import { IGNORE_LABEL, cpLlmDescribeObjective, cpLlmObjective, lmmVqaObjective, type CpLlmTrainBatch, type LmmVqaTrainBatch } from './train-objective.js';
 import { bytes, microLmmVqaConfig, useTestBackend } from './__fixtures__/tiny.js';
 import { buildWordPieceTokenizer } from '@vqlm/decoder-lora';
 
@@ -110,6 +110,39 @@ describe('cpLlmObjective', () => {
     expect(() => tf.tidy(() => cpLlmObjective(model, { ...batch, rankLabels: [[1, 2], null, null, null] }).total)).toThrow(ModelError);
     expect(() => tf.tidy(() => cpLlmObjective(model, batch, { weights: { mse: -1 } }).total)).toThrow(/weights.mse/);
     tf.dispose([batch.first.contextFeatures, batch.second.contextFeatures]);
+    await model.dispose();
+  });
+});
+
+describe('cpLlmDescribeObjective', () => {
+  it("equals cpLlmObjective's ce on the same single rows, trains the prompt's embeddings, and names a bad batch", async () => {
+    const model = await microModel();
+    const full = makeBatch(model);
+    const singles: CpLlmTrainBatch = {
+      first: { contextFeatures: tf.slice(full.first.contextFeatures, 0, 2), pixel: sliceRows(full.first.pixel as { data: Uint8Array; dims: number[] }, 0, 2) },
+      second: { contextFeatures: tf.slice(full.first.contextFeatures, 0, 2), pixel: sliceRows(full.first.pixel as { data: Uint8Array; dims: number[] }, 0, 2) },
+      secondVisible: [false, false],
+      inputIds: full.inputIds.slice(0, 2),
+      labels: full.labels.slice(0, 2).map((row) => row.map((id, i) => (i < 2 ? IGNORE_LABEL : id))),
+      scoreTargets: [null, null],
+      rankLabels: [null, null],
+    };
+    const visual = model.visualTokens(singles.first);
+    const describe = { visual, inputIds: singles.inputIds, labels: singles.labels };
+    const reference = tf.tidy(() => cpLlmObjective(model, singles, { weights: { mse: 0, rank: 0 } }).parts.ce!);
+    const result = tf.tidy(() => cpLlmDescribeObjective(model, describe).parts.ce!);
+    expect(Math.abs(result - reference)).toBeLessThan(1e-5);
+    // The describe prompt's embeddings get a gradient (the decoder's embedding table), as in cpLlmObjective.
+    const embedding = model.decoder.trainableVariables().find((v) => /embed/.test(v.name))!;
+    const promptOnly = model.tokenizer.encode(model.config.prompts.describe).find((id) => !describe.inputIds.flat().includes(id))!;
+    const { grads } = tf.variableGrads(() => cpLlmDescribeObjective(model, describe).total, [embedding]);
+    // The table is [D, V] (tied with the output projection): the token's column.
+    const column = ((await grads[embedding.name].array()) as number[][]).map((row) => row[promptOnly]);
+    expect(Math.max(...column.map(Math.abs))).toBeGreaterThan(0);
+    tf.dispose(grads);
+    expect(() => cpLlmDescribeObjective(model, { ...describe, labels: [describe.labels[0]] })).toThrow(/batch\.labels: expected 2 rows, got 1/);
+    expect(() => cpLlmDescribeObjective(model, { ...describe, visual: tf.zeros([2, 3]) as unknown as tf.Tensor3D })).toThrow(/batch\.visual: expected a \[B, N, D\] tensor, got \[2, 3\]/);
+    tf.dispose([visual, singles.first.contextFeatures, singles.second.contextFeatures, full.first.contextFeatures, full.second.contextFeatures]);
     await model.dispose();
   });
 });

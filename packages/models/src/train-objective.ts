@@ -114,6 +114,36 @@ export function cpLlmObjective(model: CpLlm, batch: CpLlmTrainBatch, options: Cp
   return { total: result.total, parts: result.parts };
 }
 
+/** A batch of single-video descriptions for {@link cpLlmDescribeObjective}. */
+export interface CpLlmDescribeBatch {
+  /** Visual tokens `[B, N, D]` of the videos (`CpLlm.visualTokens`); the describe prompt is appended with its embeddings trained. */
+  readonly visual: tf.Tensor3D;
+  /** Decoder inputs `[B, T]`: start token, lead, description, padding. */
+  readonly inputIds: number[][];
+  /** Targets `[B, T]`: `inputIds` shifted left by one, {@link IGNORE_LABEL} on the lead and the padding. */
+  readonly labels: number[][];
+}
+
+/**
+ * The token cross-entropy of single-video descriptions on precomputed visual tokens: the loss of
+ * a decoder-only phase with frozen encoders (`vqlm-train`'s describer). Equals
+ * {@link cpLlmObjective}'s `ce` part on the same rows (weights mse 0, rank 0).
+ * @throws ModelError `E_MODEL_ARG` naming a row whose shape does not fit.
+ */
+export function cpLlmDescribeObjective(model: CpLlm, batch: CpLlmDescribeBatch): CpLlmObjective {
+  const visual = batch?.visual as tf.Tensor | undefined;
+  if (!(visual instanceof tf.Tensor) || visual.rank !== 3) throw new ModelError('E_MODEL_ARG', `batch.visual: expected a [B, N, D] tensor, got ${visual instanceof tf.Tensor ? `[${visual.shape.join(', ')}]` : String(visual)}`);
+  const b = visual.shape[0];
+  checkRows('inputIds', batch.inputIds, b);
+  checkRows('labels', batch.labels, b);
+  checkLabels(batch);
+  const prefix = model.describePrefix(visual as tf.Tensor3D);
+  const logits = model.decoder.forward({ prefixEmbeddings: prefix, prefixMask: batch.inputIds.map(() => new Array<boolean>(prefix.shape[1]).fill(true)), tokenIds: batch.inputIds, training: true });
+  const ce = tokenCrossEntropy(logits, tf.tensor2d(batch.labels, undefined, 'int32'), { ignoreIndex: IGNORE_LABEL });
+  const result = multiTask({ ce }, { ce: 1 });
+  return { total: result.total, parts: result.parts };
+}
+
 /**
  * Names of LMM-VQA's loss parts: token cross-entropy on the answer (`the quality score is 3.42.
  * the quality level is fair.`), cross-entropy of the level head against the target's level, and
