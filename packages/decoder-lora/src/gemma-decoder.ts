@@ -1,4 +1,4 @@
-import { createRng, tf } from '@vqlm/runtime';
+import { createRng, matMul, tf } from '@vqlm/runtime';
 import { DecoderError, formatShape } from './decoder-error.js';
 import type { GemmaConfig } from './gemma-config.js';
 import { isTransposedInDecoder, validateGemmaWeights, linearModulePath, linearShape, type GemmaLinearName, type GemmaWeights, type WeightLayout } from './gemma-weights.js';
@@ -430,7 +430,7 @@ export class GemmaDecoder {
         const normed = this.rmsNorm(out, 'model.norm.weight');
         if (head === 'hidden') return normed as tf.Tensor3D;
         const flat = tf.reshape(normed, [B * T, c.hiddenSize]);
-        const raw = tf.matMul(flat, this.stored('model.embed_tokens.weight'));
+        const raw = matMul(flat, this.stored('model.embed_tokens.weight'));
         return tf.reshape<tf.Rank.R3>(softcap(raw, c.finalLogitSoftcapping), [B, T, c.vocabSize]);
       });
       for (let layer = 0; layer < c.numHiddenLayers; layer += 1) {
@@ -489,7 +489,8 @@ export class GemmaDecoder {
     const path = linearModulePath(layer, name);
     const w = this.stored(`${path}.weight`);
     const flat = tf.reshape<tf.Rank.R2>(x, [B * L, inFeatures]);
-    let y: tf.Tensor2D = tf.matMul(flat, w);
+    // @vqlm/runtime's matMul: on wasm its gradient avoids tfjs's slow transposed products.
+    let y = matMul(flat, w) as tf.Tensor2D;
     const adapter = this.adapters.get(path);
     if (adapter !== undefined && !this.mergedValue) {
       y = tf.add(y, adapter.apply(flat, training, this.dropoutRng.int(2 ** 30)));
@@ -535,12 +536,12 @@ export class GemmaDecoder {
     const S = k.shape[2];
     // Group query heads by their KV head (HF repeat_kv: head h uses KV head floor(h / groups)).
     const qGrouped = tf.reshape(q, [B, Hkv, groups * L, hd]);
-    let scores: tf.Tensor = tf.matMul(qGrouped, k, false, true);
+    let scores: tf.Tensor = matMul(qGrouped, tf.transpose(k, [0, 1, 3, 2]));
     scores = tf.mul(scores, 1 / Math.sqrt(c.queryPreAttnScalar));
     scores = softcap(scores, c.attnLogitSoftcapping);
     scores = tf.add(tf.reshape(scores, [B, H, L, S]), mask);
     const probs = tf.softmax(scores, -1);
-    const context = tf.matMul(tf.reshape(probs, [B, Hkv, groups * L, S]), v);
+    const context = matMul(tf.reshape(probs, [B, Hkv, groups * L, S]), v);
     const merged = tf.reshape(tf.transpose(tf.reshape(context, [B, H, L, hd]), [0, 2, 1, 3]), [B, L, H * hd]);
     return this.linear(merged, layer, 'o_proj', training);
   }

@@ -1,4 +1,4 @@
-import { tf } from '@vqlm/runtime';
+import { matMul, tf } from '@vqlm/runtime';
 import { DecoderError } from './decoder-error.js';
 import { GEMMA_LINEAR_MODULES, type GemmaLinearName } from './gemma-weights.js';
 
@@ -95,8 +95,8 @@ export class LoraAdapter {
   apply(x: tf.Tensor2D, training: boolean, dropoutSeed: number): tf.Tensor2D {
     return tf.tidy(() => {
       const input = training && this.dropout > 0 ? tf.dropout(x, this.dropout, undefined, dropoutSeed) : x;
-      const low = tf.matMul(input, this.a, false, true);
-      return tf.mul(tf.matMul(low, this.b, false, true), this.scaling);
+      const low = matMul(input, tf.transpose(this.a));
+      return tf.mul<tf.Tensor2D>(matMul(low, tf.transpose(this.b)), this.scaling);
     });
   }
 

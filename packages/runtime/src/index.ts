@@ -4,6 +4,7 @@ export { initBackend, currentBackend, defaultBackendCandidates, BACKEND_ORDER } 
 export type { BackendName, BackendInfo, BackendCandidate, BackendLoadContext, InitBackendOptions } from './backend.js';
 export { registerGradients } from './gradients.js';
 export { registerWasmKernels, wasmKernelConfigs, WASM_ADDED_KERNELS } from './wasm-kernels.js';
+export { matMul, splitOnWasm } from './matmul.js';
 export { openSafetensors, writeSafetensors } from './safetensors.js';
 export type { SafetensorsFile, SafetensorsTensorInfo, SafetensorsInput, WriteSafetensorsOptions } from './safetensors.js';
 export { createOnnxSession, onnxCudaAvailable } from './onnx-session.js';

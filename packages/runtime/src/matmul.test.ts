@@ -1,10 +1,11 @@
-// encoders' matMul takes one of two routes on wasm: a batch of large products is split into 2-D
+// matMul takes one of two routes on wasm: a batch of large products is split into 2-D
 // products (XNNPACK's fast path), a batch of many small ones stays batched. Both routes must give
 // tfjs cpu's values and gradients. Regression: splitting every batch made the pixel tower of
 // vqlm-tiny (512 patches × 4 heads of 16-token attention) spend 9 of its 10 s per step in Unpack.
 import { afterAll, describe, expect, it } from 'vitest';
-import { initBackend, tf } from '@vqlm/runtime';
-import { matMul, splitOnWasm } from './layers.js';
+import { initBackend } from './backend.js';
+import { matMul, splitOnWasm } from './matmul.js';
+import { tf } from './tf.js';
 
 async function product(shapeA: number[], shapeB: number[]): Promise<{ value: number[]; gradA: number[]; gradB: number[] }> {
   const fill = (shape: number[], phase: number): tf.Tensor => {
@@ -43,6 +44,7 @@ describe('matMul on wasm', () => {
 
   it.each([
     { route: 'split', a: [2, 3, 64, 48], b: [2, 3, 48, 64] },
+    { route: 'split, a batch of one', a: [1, 1, 256, 32], b: [1, 1, 32, 256] },
     { route: 'batched', a: [40, 16, 12], b: [40, 12, 16] },
     { route: '2-D', a: [20, 30], b: [30, 10] },
   ])('gives cpu values and gradients on the $route route', async ({ a, b }) => {
