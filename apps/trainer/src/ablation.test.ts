@@ -1,20 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, type BackendName } from '@vqlm/runtime';
+import { describe, expect, it } from 'vitest';
 import { ablationPlanSchema, deepMerge, runAblation, type AblationEvent } from './ablation.js';
 import { TrainerError } from './errors.js';
-import { makeTempDir, makeTinyCorpus, microConfig, removeTempDir } from './__fixtures__/corpus.js';
+import { microConfig, useTinyCorpus } from './__fixtures__/corpus.js';
 
 let dir: string;
 let manifest: string;
 
-beforeAll(async () => {
-  await initBackend({ backend: (process.env.VQLM_TEST_BACKEND ?? 'wasm') as BackendName, log: () => undefined });
-  dir = await makeTempDir('ablate');
-  manifest = await makeTinyCorpus(dir);
-}, 120_000);
-afterAll(async () => removeTempDir(dir));
+useTinyCorpus('ablate', (d, m) => {
+  dir = d;
+  manifest = m;
+});
 
 describe('deepMerge', () => {
   it('merges objects field by field and replaces everything else', () => {

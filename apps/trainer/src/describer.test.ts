@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { levelFromScore } from '@vqlm/heads';
 import { IGNORE_LABEL, createScorer, loadBundle } from '@vqlm/models';
-import { initBackend, type BackendName } from '@vqlm/runtime';
 import { parseTrainConfig, type TrainConfig } from './config.js';
 import { loadEntries, prepareData } from './data.js';
 import { describerExample, describerTarget } from './describer.js';
@@ -12,17 +11,15 @@ import { createRunModel } from './model.js';
 import { runTokenizer } from './model.js';
 import { trainingTexts } from './batch.js';
 import { finishedRunSummary, train, type LogRecord, type StepRecord } from './trainer.js';
-import { makeTempDir, makeTinyCorpus, microConfig, microLmmConfig, removeTempDir } from './__fixtures__/corpus.js';
+import { microConfig, microLmmConfig, useTinyCorpus } from './__fixtures__/corpus.js';
 
 let dir: string;
 let manifest: string;
 
-beforeAll(async () => {
-  await initBackend({ backend: (process.env.VQLM_TEST_BACKEND ?? 'wasm') as BackendName, log: () => undefined });
-  dir = await makeTempDir('describer');
-  manifest = await makeTinyCorpus(dir);
-}, 120_000);
-afterAll(async () => removeTempDir(dir));
+useTinyCorpus('describer', (d, m) => {
+  dir = d;
+  manifest = m;
+});
 
 const DESCRIBER = { steps: 6, batchSize: 4, lr: 0.01, lead: 'the video is {level}.', target: 'recipe' } as const;
 

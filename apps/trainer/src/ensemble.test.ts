@@ -1,23 +1,20 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyCalibration, parseCalibration } from '@vqlm/heads';
 import { createScorer, readBundleArchitecture } from '@vqlm/models';
-import { initBackend, type BackendName } from '@vqlm/runtime';
 import { parseTrainConfig, type TrainConfig } from './config.js';
 import { memberConfig } from './ensemble.js';
 import { train, type TrainEvent } from './trainer.js';
-import { makeTempDir, makeTinyCorpus, microConfig, removeTempDir } from './__fixtures__/corpus.js';
+import { microConfig, useTinyCorpus } from './__fixtures__/corpus.js';
 
 let dir: string;
 let manifest: string;
 
-beforeAll(async () => {
-  await initBackend({ backend: (process.env.VQLM_TEST_BACKEND ?? 'wasm') as BackendName, log: () => undefined });
-  dir = await makeTempDir('ensemble');
-  manifest = await makeTinyCorpus(dir);
-}, 120_000);
-afterAll(async () => removeTempDir(dir));
+useTinyCorpus('ensemble', (d, m) => {
+  dir = d;
+  manifest = m;
+});
 
 function config(out: string, members: number): TrainConfig {
   return parseTrainConfig({ ...microConfig(manifest, join(dir, out), { train: { epochs: 2 } }), ensemble: { members } });

@@ -1,23 +1,20 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createScorer, loadLmmVqaBundle, type LmmVqa } from '@vqlm/models';
-import { initBackend, type BackendName } from '@vqlm/runtime';
 import { parseTrainConfig } from './config.js';
 import { lmmTargetText } from './lmm-run.js';
 import { lmmModelConfig } from './model.js';
 import { train, type LogRecord, type StepRecord, type TrainEvent } from './trainer.js';
-import { makeTempDir, makeTinyCorpus, microConfig, microLmmConfig, removeTempDir } from './__fixtures__/corpus.js';
+import { microConfig, microLmmConfig, useTinyCorpus } from './__fixtures__/corpus.js';
 
 let dir: string;
 let manifest: string;
 
-beforeAll(async () => {
-  await initBackend({ backend: (process.env.VQLM_TEST_BACKEND ?? 'wasm') as BackendName, log: () => undefined });
-  dir = await makeTempDir('lmm');
-  manifest = await makeTinyCorpus(dir);
-}, 120_000);
-afterAll(async () => removeTempDir(dir));
+useTinyCorpus('lmm', (d, m) => {
+  dir = d;
+  manifest = m;
+});
 
 const steps = (log: readonly LogRecord[]): StepRecord[] => log.filter((r): r is StepRecord => r.type === 'step');
 

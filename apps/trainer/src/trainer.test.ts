@@ -1,24 +1,22 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_CALIBRATION, applyCalibration } from '@vqlm/heads';
 import { createScorer, loadBundle } from '@vqlm/models';
-import { initBackend, tf, type BackendName } from '@vqlm/runtime';
+import { tf } from '@vqlm/runtime';
 import { parseTrainConfig, type TrainConfig } from './config.js';
 import { TrainerError } from './errors.js';
 import { chooseCalibration, MAX_SATURATED_SHARE } from './calibration.js';
 import { learningRateAt, train, type LogRecord, type StepRecord, type TrainEvent } from './trainer.js';
-import { makeTempDir, makeTinyCorpus, microConfig, removeTempDir } from './__fixtures__/corpus.js';
+import { microConfig, useTinyCorpus } from './__fixtures__/corpus.js';
 
 let dir: string;
 let manifest: string;
 
-beforeAll(async () => {
-  await initBackend({ backend: (process.env.VQLM_TEST_BACKEND ?? 'wasm') as BackendName, log: () => undefined });
-  dir = await makeTempDir('train');
-  manifest = await makeTinyCorpus(dir);
-}, 120_000);
-afterAll(async () => removeTempDir(dir));
+useTinyCorpus('train', (d, m) => {
+  dir = d;
+  manifest = m;
+});
 
 function config(out: string, overrides: Parameters<typeof microConfig>[2] = {}): TrainConfig {
   return parseTrainConfig(microConfig(manifest, join(dir, out), overrides));

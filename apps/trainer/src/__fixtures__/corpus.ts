@@ -8,7 +8,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { initBackend, type BackendName } from '@vqlm/runtime';
 import { h264Ladder, makeVariants, resolveBinaries } from '@vqlm/video-io';
+import { afterAll, beforeAll } from 'vitest';
 import type { TrainConfigInput } from '../config.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
@@ -100,4 +102,19 @@ export function microLmmConfig(manifest: string, out: string, overrides: { train
     },
     train: { ...train, ...overrides.train },
   };
+}
+
+/**
+ * Registers the common setup of a trainer test file: the test backend (`VQLM_TEST_BACKEND`, default
+ * wasm) and a temporary directory with the tiny corpus, handed to `ready` before the tests; the
+ * directory is removed after them.
+ */
+export function useTinyCorpus(label: string, ready: (dir: string, manifest: string) => void): void {
+  let dir = '';
+  beforeAll(async () => {
+    await initBackend({ backend: (process.env.VQLM_TEST_BACKEND ?? 'wasm') as BackendName, log: () => undefined });
+    dir = await makeTempDir(label);
+    ready(dir, await makeTinyCorpus(dir));
+  }, 120_000);
+  afterAll(async () => removeTempDir(dir));
 }
