@@ -24,5 +24,5 @@ export { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, loadLoraAdapter, saveLoraAda
 export { generate, generateAsync, penalizeRepeats, sampleToken } from './generate.js';
 export type { GenerateOptions, GenerateResult, GeneratedToken, LogitsRequest } from './generate.js';
 export { MASKED_BIAS, extendPrefixLmLayout, prefixLmBias } from './layout.js';
-export { SPECIAL_TOKENS, TextTokenizer, buildWordPieceTokenizer, loadTokenizer, saveTokenizer } from './tokenizer.js';
+export { SPECIAL_TOKENS, TextTokenizer, buildWordPieceTokenizer, joinSplitPunctuation, loadTokenizer, saveTokenizer } from './tokenizer.js';
 export type { BuildTokenizerOptions, EncodeOptions, TokenizerFiles } from './tokenizer.js';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecoderError } from './decoder-error.js';
-import { buildWordPieceTokenizer, loadTokenizer, saveTokenizer } from './tokenizer.js';
+import { TextTokenizer, buildWordPieceTokenizer, joinSplitPunctuation, loadTokenizer, saveTokenizer } from './tokenizer.js';
 import { tempDir } from './__fixtures__/tiny.js';
 
 const corpus = [
@@ -37,6 +37,14 @@ describe('tokenizer', () => {
     expect(tokenizer.decode(unseen)).toBe('shade');
     // An unseen character is <unk>.
     expect(tokenizer.encode('zq')).toEqual([3]);
+  });
+
+  it('gives split punctuation back its spacing', () => {
+    const text = 'its quality is good: it was re-encoded with H.264 at CRF 31; the quality score is 3.42. it is fine.';
+    const tokenizer = new TextTokenizer(buildWordPieceTokenizer([text], { vocabSize: 200 }));
+    expect(tokenizer.tokenize('H.264')).toEqual(['h', '.', '264']);
+    expect(tokenizer.decode(tokenizer.encode(text))).toBe(text.toLowerCase());
+    expect(joinSplitPunctuation('it was re - encoded with h. 264 ; crf 31. its score is 3. 42 : fine')).toBe('it was re-encoded with h.264; crf 31. its score is 3.42: fine');
   });
 
   it('keeps the most frequent words when the vocabulary is tight', async () => {

@@ -28,6 +28,21 @@ function specialName(value: unknown): string | null {
 }
 
 /**
+ * Undoes the spaces a punctuation-splitting tokenizer's decoder leaves (after HF's cleanup, which
+ * already joins `.`, `,`, `?`, `!` to the word before): no space before `:` or `;`, none around a
+ * hyphen between two letters or digits (`re - encoded` → `re-encoded`), and none after a dot
+ * that follows a single letter or a digit and precedes a digit (`h. 264` → `h.264`,
+ * `3. 42` → `3.42`). A sentence ending in a number before another number would be joined too;
+ * generated quality descriptions do not have one.
+ */
+export function joinSplitPunctuation(text: string): string {
+  return text
+    .replace(/ ([:;])/g, '$1')
+    .replace(/([\p{L}\p{N}]) - (?=[\p{L}\p{N}])/gu, '$1-')
+    .replace(/(\b\p{L}|\p{N})\. (?=\p{N})/gu, '$1.');
+}
+
+/**
  * A text tokenizer backed by HF's `@huggingface/tokenizers` (any `tokenizer.json`: BPE, Unigram,
  * WordPiece), with the special tokens named in `tokenizer_config.json`.
  */
@@ -77,9 +92,19 @@ export class TextTokenizer {
     return ids;
   }
 
-  /** Token ids → text; special tokens are dropped unless `skipSpecialTokens` is false. */
+  /**
+   * Token ids → text; special tokens are dropped unless `skipSpecialTokens` is false. A tokenizer
+   * that splits words at punctuation (`BertPreTokenizer`, as {@link buildWordPieceTokenizer}'s)
+   * cannot know where there were spaces; its text gets {@link joinSplitPunctuation}.
+   */
   decode(ids: number[], options: { skipSpecialTokens?: boolean } = {}): string {
-    return this.tokenizer.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? true });
+    const text = this.tokenizer.decode(ids, { skip_special_tokens: options.skipSpecialTokens ?? true });
+    return this.splitsPunctuation ? joinSplitPunctuation(text) : text;
+  }
+
+  private get splitsPunctuation(): boolean {
+    const pre = this.files.tokenizerJson.pre_tokenizer as { type?: unknown } | null | undefined;
+    return pre?.type === 'BertPreTokenizer';
   }
 
   /** The string pieces of `text` (for inspection). */
