@@ -89,7 +89,7 @@ const modelSchema = z
     pixelInput: z.enum(PIXEL_INPUTS).default('rgb'),
     /** Paper: SigLIP So400m/14 at 448, frozen. Here a random frozen ViT unless `contextTowerOnnx` is given. */
     contextVit: vitSchema.default({ preset: 'siglip-so400m-448' }),
-    /** An ONNX vision tower (e.g. a user's SigLIP export) instead of `contextVit`. */
+    /** An ONNX vision tower (e.g. a user's SigLIP export) instead of `contextVit` (LMM-VQA: instead of its spatial ViT; `model.lmm.spatialVit` then gives the tower's input size and width). */
     contextTowerOnnx: z.string().min(1).optional(),
     /** Paper: VideoPrism; here a ViT (default ViT-B/16). */
     pixelVit: vitSchema.default({ preset: 'base' }),
@@ -310,7 +310,7 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where 
 
 /**
  * The LMM-VQA side of {@link parseTrainConfig} (on the resolved config): single videos only (`train.pairRatio` 0 unless
- * set otherwise, which is refused), one model, a tfjs spatial tower; `model.lmm` and
+ * set otherwise, which is refused), one model; `model.lmm` and
  * `lossWeights.level` filled in.
  */
 function lmmVqaConfig(config: TrainConfig, value: unknown, where: string): TrainConfig {
@@ -320,7 +320,6 @@ function lmmVqaConfig(config: TrainConfig, value: unknown, where: string): Train
   };
   if (raw.train?.pairRatio !== undefined && raw.train.pairRatio !== 0) refuse('train.pairRatio', 'LMM-VQA trains on single videos; leave it out or set 0');
   if (raw.model?.branches !== undefined && raw.model.branches !== 'both') refuse('model.branches', "the context / pixel branches are CP-LLM's");
-  if (config.model.contextTowerOnnx) refuse('model.contextTowerOnnx', "LMM-VQA's frozen tower is the tfjs ViT of model.lmm.spatialVit");
   if (config.ensemble.members > 1 || config.ensemble.groups.length > 0) refuse('ensemble', 'ensembles are CP-LLM only; train one model');
   if (config.describer.steps > 0) refuse('describer.steps', "the describer phase is CP-LLM's (LMM-VQA's answer is its description); set 0");
   return {

@@ -41,6 +41,8 @@ export interface LmmPreparedItem {
   readonly frames: Uint8Array;
   /** Clip `[T, s, s, 3]`, uint8, for the temporal encoder. */
   readonly clip: Uint8Array;
+  /** The user's ONNX spatial tower's tokens of the key frames `[M, Tq, F]` (`model.contextTowerOnnx`), computed once; absent with the tfjs ViT. */
+  readonly spatialFeatures?: Float32Array;
 }
 
 /** The training data: entries by split, each prepared once for all epochs. */
@@ -210,8 +212,9 @@ export async function prepareData(entries: readonly ManifestEntry[], root: strin
 /**
  * LMM-VQA's inputs of every entry, decoded once and cached like {@link prepareData}'s views: M key
  * frames at the spatial ViT's size and T clip frames at the temporal encoder's, sampled as
- * `LmmVqaScorer` samples them when scoring. The frozen spatial ViT runs in every step (no
- * feature cache: its tokens feed a trained projector inside the step).
+ * `LmmVqaScorer` samples them when scoring. The frozen tfjs spatial ViT runs in every step; a
+ * user's ONNX tower (`model.spatialTower`) runs outside tfjs, so its tokens are computed here, once
+ * per video (in memory, not on disk).
  */
 export async function prepareLmmData(entries: readonly ManifestEntry[], root: string, model: LmmVqa, options: PrepareOptions): Promise<PreparedData<LmmPreparedItem>> {
   const { m, spatialVit, temporal, views: cut } = model.config;
@@ -219,6 +222,7 @@ export async function prepareLmmData(entries: readonly ManifestEntry[], root: st
   const t = temporal.numFrames;
   const c = temporal.imageSize;
   const bytes: [number, number] = [m * s * s * 3, t * c * c * 3];
+  let encoded = 0;
   const { items, failed } = await prepareEach(entries, root, options, async (entry, path): Promise<LmmPreparedItem> => {
     // `resized` keeps the key of caches written before `views` existed.
     const key = await viewKey(path, cut === 'resized' ? [LMM_VIEW_MAGIC, m, s, t, c] : [LMM_VIEW_MAGIC, m, s, t, c, cut]);
@@ -226,8 +230,15 @@ export async function prepareLmmData(entries: readonly ManifestEntry[], root: st
       const sampled = await sampleLmmVqaViews(path, model.config, { signal: options.signal });
       return { context: sampled.frames.data, pixel: sampled.clip.data, frameIndices: sampled.keyFrames.map((f) => f.index) };
     });
-    return { entry, split: entry.split ?? 'train', path, frames: views.context, clip: views.pixel };
+    let spatialFeatures: Float32Array | undefined;
+    if (model.spatialTower !== null) {
+      const features = await model.spatialFeatures({ data: views.context, dims: [1, m, s, s, 3] });
+      spatialFeatures = (await features.data()) as Float32Array;
+      features.dispose();
+      encoded += m;
+    }
+    return { entry, split: entry.split ?? 'train', path, frames: views.context, clip: views.pixel, ...(spatialFeatures ? { spatialFeatures } : {}) };
   });
   const kept = entries.filter((e) => items.has(e.id));
-  return { items, splits: bySplit(kept), failed, featureStats: { encoded: 0, cached: 0 } };
+  return { items, splits: bySplit(kept), failed, featureStats: { encoded, cached: 0 } };
 }

@@ -22,8 +22,8 @@ export function lmmTrainingTexts(entries: readonly ManifestEntry[]): string[] {
   return [LMM_VQA_PROMPT, ...entries.flatMap((e) => lmmTargetText(e) ?? [])];
 }
 
-/** Rows of `items` stacked: key frames `[B, M, S, S, 3]` and clips `[B, T, s, s, 3]`. */
-function stackLmm(model: LmmVqa, rows: readonly LmmPreparedItem[]): { frames: { data: Uint8Array; dims: number[] }; clip: { data: Uint8Array; dims: number[] } } {
+/** Rows of `items` stacked: key frames `[B, M, S, S, 3]`, clips `[B, T, s, s, 3]`, and the user tower's features `[B, M, Tq, F]` when prepared (a tensor: dispose it). */
+function stackLmm(model: LmmVqa, rows: readonly LmmPreparedItem[]): { frames: { data: Uint8Array; dims: number[] }; clip: { data: Uint8Array; dims: number[] }; spatialFeatures?: tf.Tensor } {
   const { m, spatialVit, temporal } = model.config;
   const s = spatialVit.imageSize;
   const frameSize = m * s * s * 3;
@@ -34,10 +34,23 @@ function stackLmm(model: LmmVqa, rows: readonly LmmPreparedItem[]): { frames: { 
     frames.set(item.frames, i * frameSize);
     clip.set(item.clip, i * clipSize);
   });
+  const features = rows.every((row) => row.spatialFeatures !== undefined) && rows.length > 0 ? rows.map((row) => row.spatialFeatures!) : null;
+  const tq = model.spatialTokens;
   return {
     frames: { data: frames, dims: [rows.length, m, s, s, 3] },
     clip: { data: clip, dims: [rows.length, temporal.numFrames, temporal.imageSize, temporal.imageSize, 3] },
+    ...(features ? { spatialFeatures: tf.tensor4d(concatFloat(features), [rows.length, m, tq, spatialVit.hiddenSize]) } : {}),
   };
+}
+
+function concatFloat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Decoder inputs and labels of an answer (`[bos, t1 … tn, eos]` → `[t1 … tn, eos, ignore]`); all ignored without one. */
@@ -57,12 +70,16 @@ async function rateItems(model: LmmVqa, items: readonly LmmPreparedItem[], batch
   const bos = model.tokenizer.bosTokenId ?? 0;
   for (let start = 0; start < items.length; start += batchSize) {
     const rows = items.slice(start, start + batchSize);
-    const { frames, clip } = stackLmm(model, rows);
-    const result = model.forward({ frames, clip, targetTokenIds: rows.map(() => [bos]) });
+    const { frames, clip, spatialFeatures } = stackLmm(model, rows);
     try {
-      out.push(...(await result.levelScores.data()));
+      const result = model.forward({ frames, clip, spatialFeatures, targetTokenIds: rows.map(() => [bos]) });
+      try {
+        out.push(...(await result.levelScores.data()));
+      } finally {
+        tf.dispose([result.levelLogits, result.levelScores, result.logits]);
+      }
     } finally {
-      tf.dispose([result.levelLogits, result.levelScores, result.logits]);
+      spatialFeatures?.dispose();
     }
   }
   return out;
@@ -90,15 +107,16 @@ export async function createLmmRun(config: TrainConfig, tokenizer: TokenizerFile
       const encoded = rows.map((row) => encodeAnswer(model, lmmTargetText(row.entry)));
       const width = Math.max(...encoded.map((e) => e.input.length));
       const padId = model.tokenizer.padTokenId ?? 0;
-      const { frames, clip } = stackLmm(model, rows);
+      const { frames, clip, spatialFeatures } = stackLmm(model, rows);
       const batch = {
         frames,
         clip,
+        spatialFeatures,
         inputIds: encoded.map((e) => [...e.input, ...new Array<number>(width - e.input.length).fill(padId)]),
         labels: encoded.map((e) => [...e.labels, ...new Array<number>(width - e.labels.length).fill(IGNORE_LABEL)]),
         scoreTargets: rows.map((row) => scoreTarget(row.entry)),
       };
-      return { loss: () => lmmVqaObjective(model, batch, { weights: { ce, mse, level: level ?? 1 } }), tensors: [] };
+      return { loss: () => lmmVqaObjective(model, batch, { weights: { ce, mse, level: level ?? 1 } }), tensors: spatialFeatures ? [spatialFeatures] : [] };
     },
     async evaluate(items, options): Promise<EvalResult> {
       const scores = await rateItems(model, items);
@@ -111,13 +129,18 @@ export async function createLmmRun(config: TrainConfig, tokenizer: TokenizerFile
       const descriptions: { id: string; text: string; reference: string | null }[] = [];
       const every = Math.max(1, Math.floor(items.length / Math.max(1, options.descriptions)));
       for (let i = 0; i < items.length && descriptions.length < options.descriptions; i += every) {
-        const { frames, clip } = stackLmm(model, [items[i]]);
-        descriptions.push({ id: items[i].entry.id, text: await model.answer({ frames, clip }), reference: lmmTargetText(items[i].entry) });
+        const { frames, clip, spatialFeatures } = stackLmm(model, [items[i]]);
+        try {
+          descriptions.push({ id: items[i].entry.id, text: await model.answer({ frames, clip, spatialFeatures }), reference: lmmTargetText(items[i].entry) });
+        } finally {
+          spatialFeatures?.dispose();
+        }
       }
       return { items: scored, ...metrics, descriptions };
     },
     calibrate: () => Promise.resolve(null),
-    save: (dir) => saveBundle(model, dir, { onnx: config.output.onnx }),
+    // A user's ONNX tower is referenced by path; such a bundle gets no ONNX exports (it scores in tfjs beside the tower).
+    save: (dir) => saveBundle(model, dir, { onnx: config.output.onnx, ...(config.model.contextTowerOnnx ? { spatialTowerOnnx: config.model.contextTowerOnnx } : {}) }),
     dispose: () => model.dispose(),
   };
 }

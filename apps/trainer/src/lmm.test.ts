@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createScorer, loadLmmVqaBundle, type LmmVqa } from '@vqlm/models';
+import { ViT, exportVitToOnnx } from '@vqlm/encoders';
 import { parseTrainConfig } from './config.js';
 import { lmmTargetText } from './lmm-run.js';
 import { lmmModelConfig } from './model.js';
@@ -41,7 +42,6 @@ describe('LMM-VQA config', () => {
     expect(lmm((c) => ({ ...c, train: { ...c.train, pairRatio: 0.5 } }))).toThrow(/config.train.pairRatio: LMM-VQA trains on single videos; leave it out or set 0 \(model.architecture is 'lmm-vqa'\)/);
     expect(lmm((c) => ({ ...c, model: { ...c.model, branches: 'pixel' } }))).toThrow(/config.model.branches: the context \/ pixel branches are CP-LLM's/);
     expect(lmm((c) => ({ ...c, ensemble: { members: 3 } }))).toThrow(/config.ensemble: ensembles are CP-LLM only/);
-    expect(lmm((c) => ({ ...c, model: { ...c.model, contextTowerOnnx: 'siglip.onnx' } }))).toThrow(/config.model.contextTowerOnnx: LMM-VQA's frozen tower is the tfjs ViT/);
     expect(lmm((c) => ({ ...c, model: { ...c.model, lmm: { spatialVit: { preset: 'huge' } } } }))).toThrow(/config.model.lmm.spatialVit.preset: unknown ViT preset "huge"/);
     expect(lmm((c) => ({ ...c, model: { ...c.model, lmm: { views: 'crop' } } }))).toThrow(/config.model.lmm.views/);
     const cp = microConfig(manifest, join(dir, 'y'));
@@ -114,6 +114,30 @@ describe('train: LMM-VQA', () => {
     const [a, b] = [steps(full.log), steps(second.log)];
     expect(b.map((r) => r.step)).toEqual(a.map((r) => r.step));
     b.forEach((r, i) => expect(Math.abs(r.loss - a[i].loss), `step ${r.step}`).toBeLessThanOrEqual(1e-5 * Math.max(1, a[i].loss)));
+  }, 180_000);
+
+  it("trains with a user's ONNX spatial tower (contextTowerOnnx); its bundle points at the file and scores as the run evaluated", async () => {
+    const base = microLmmConfig(manifest, join(dir, 'tower'), { train: { epochs: 2 } });
+    const tower = join(dir, 'siglip-like.onnx');
+    const vit = new ViT(lmmModelConfig(parseTrainConfig(base)).spatialVit, { trainable: false, seed: 9 });
+    await exportVitToOnnx(vit, tower, { imageSize: vit.config.imageSize });
+    vit.dispose();
+    const towerEvents: TrainEvent[] = [];
+    const cfg = parseTrainConfig({ ...base, model: { ...(base.model as object), contextTowerOnnx: tower }, output: { ...(base.output as object), onnx: true } });
+    const run = await train(cfg, { cacheDir: cacheDir(), onEvent: (e) => towerEvents.push(e) });
+    // 9 videos × M = 2 key frames through the tower, once, before the first step.
+    expect(towerEvents.find((e) => e.type === 'start')).toMatchObject({ featuresEncoded: 18 });
+    expect(steps(run.log)).toHaveLength(4);
+    const { model, manifest: bundleManifest } = await loadLmmVqaBundle(run.bundleDir ?? '');
+    expect(model.spatialEncoder).toBeNull();
+    await model.dispose();
+    expect(bundleManifest.files.spatialTower).toEqual({ kind: 'onnx', path: tower });
+    expect(bundleManifest.files.onnx).toBeUndefined();
+    const scorer = await createScorer(run.bundleDir ?? '');
+    const result = await scorer.score(join(dir, 'chaplin', 'chaplin.h264-crf18.mp4'));
+    await scorer.dispose();
+    const evaluated = run.val?.items.find((item) => item.id === 'chaplin-crf18');
+    expect(Math.abs(result.score - (evaluated?.score ?? Number.NaN))).toBeLessThan(1e-4);
   }, 180_000);
 
   it('lmmTargetText: the answer of the entry\'s target score, null without one', () => {

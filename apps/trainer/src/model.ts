@@ -134,10 +134,17 @@ export function lmmModelConfig(config: TrainConfig, decoder?: GemmaDecoder): Lmm
 /** {@link createRunModel} for LMM-VQA: fresh seeded weights around a user's Gemma or a random decoder. */
 export async function createLmmRunModel(config: TrainConfig, tokenizer: TokenizerFiles): Promise<LmmVqa> {
   const decoder = config.model.decoder.checkpoint ? await loadGemmaCheckpoint(config.model.decoder.checkpoint) : undefined;
+  let spatialTower: ContextEncoder | undefined;
   try {
-    return new LmmVqa(lmmModelConfig(config, decoder), { tokenizer, decoder, trainDecoderBase: !decoder && !config.train.freeze.decoderBase });
+    const full = lmmModelConfig(config, decoder);
+    if (config.model.contextTowerOnnx) {
+      // The user's tower (e.g. SigLIP in ONNX) takes the place of the random tfjs spatial ViT; model.lmm.spatialVit gives its input size and width.
+      spatialTower = await OnnxContextEncoder.create({ model: config.model.contextTowerOnnx, imageSize: full.spatialVit.imageSize, outputDim: full.decoder.hiddenSize, seed: full.seed + 22 });
+    }
+    return new LmmVqa(full, { tokenizer, decoder, trainDecoderBase: !decoder && !config.train.freeze.decoderBase, spatialTower });
   } catch (error) {
     decoder?.dispose();
+    await spatialTower?.dispose();
     if (error instanceof TrainerError) throw error;
     throw new TrainerError('E_CONFIG', `model: ${(error as Error).message}`, { cause: error });
   }

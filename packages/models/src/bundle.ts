@@ -155,12 +155,13 @@ function assignWeight(model: CpLlm, name: string, value: tf.Tensor): void {
 export async function saveBundle(model: CpLlm, dir: string, options?: SaveBundleOptions): Promise<void>;
 /** Writes an LMM-VQA bundle (see {@link saveLmmVqaBundle}). */
 export async function saveBundle(model: LmmVqa, dir: string, options?: SaveLmmVqaBundleOptions): Promise<void>;
-export async function saveBundle(model: CpLlm | LmmVqa, dir: string, options: SaveBundleOptions = {}): Promise<void> {
+export async function saveBundle(model: CpLlm | LmmVqa, dir: string, options: SaveBundleOptions & SaveLmmVqaBundleOptions = {}): Promise<void> {
   if (model instanceof LmmVqa) {
     const unsupported = (['calibration', 'contextTowerOnnx'] as const).find((key) => options[key] !== undefined);
-    if (unsupported !== undefined) throw new ModelError('E_MODEL_ARG', `options.${unsupported}: not supported for an LMM-VQA bundle (CP-LLM only)`);
-    return saveLmmVqaBundle(model, dir, { decoderPath: options.decoderPath, versions: options.versions, onnx: options.onnx });
+    if (unsupported !== undefined) throw new ModelError('E_MODEL_ARG', `options.${unsupported}: not supported for an LMM-VQA bundle (CP-LLM only${unsupported === 'contextTowerOnnx' ? '; its tower is spatialTowerOnnx' : ''})`);
+    return saveLmmVqaBundle(model, dir, { decoderPath: options.decoderPath, versions: options.versions, onnx: options.onnx, spatialTowerOnnx: options.spatialTowerOnnx });
   }
+  if (options.spatialTowerOnnx !== undefined) throw new ModelError('E_MODEL_ARG', 'options.spatialTowerOnnx: an LMM-VQA option; a CP-LLM tower is contextTowerOnnx');
   if (!(model instanceof CpLlm)) throw new ModelError('E_MODEL_ARG', `model: expected a CpLlm or an LmmVqa, got ${String(model)}`);
   return saveCpLlmBundle(model, dir, options);
 }

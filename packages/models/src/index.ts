@@ -10,7 +10,7 @@ export { readBundleArchitecture } from './bundle-io.js';
 export type { BundleArchitecture } from './bundle-io.js';
 export { lmmVqaBundleManifestSchema, lmmVqaBundleWeights, lmmVqaConfigSchema, loadLmmVqaBundle, readLmmVqaBundleManifest, saveLmmVqaBundle, writeLmmVqaOnnx } from './lmm-vqa-bundle.js';
 export type { LmmVqaBundleManifest, LoadLmmVqaBundleOptions, LoadedLmmVqaBundle, SaveLmmVqaBundleOptions } from './lmm-vqa-bundle.js';
-export { LMM_VQA_ONNX_NAMES, OnnxLmmVqaPath, lmmLevelHeadToOnnx, lmmSpatialEncoderToOnnx, lmmVqaToOnnx } from './lmm-vqa-onnx.js';
+export { LMM_VQA_ONNX_NAMES, OnnxLmmVqaPath, lmmLevelHeadToOnnx, lmmSpatialEncoderToOnnx, lmmVqaOnnxBlocker, lmmVqaToOnnx } from './lmm-vqa-onnx.js';
 export type { LmmVqaOnnxFiles } from './lmm-vqa-onnx.js';
 export { ONNX_SCORER_NAMES, OnnxScoringPath, pixelEncoderToOnnx, qualityHeadToOnnx } from './onnx-scorer.js';
 export type { FloatBatch, OnnxScoringFiles, ScoringDims } from './onnx-scorer.js';

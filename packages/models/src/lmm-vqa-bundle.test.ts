@@ -35,9 +35,9 @@ function perturb(m: LmmVqa): void {
     v.assign(next);
     next.dispose();
   });
-  for (const [name, t] of m.spatialEncoder.params.entries()) {
+  for (const [name, t] of m.spatialEncoder!.params.entries()) {
     const next = tf.tidy(() => tf.add(t, tf.randomNormal(t.shape, 0, 0.05, 'float32', 7)));
-    m.spatialEncoder.params.set(name, next);
+    m.spatialEncoder!.params.set(name, next);
     next.dispose();
   }
 }
@@ -80,7 +80,7 @@ describe('LMM-VQA bundle', () => {
     const manifest = await readLmmVqaBundleManifest(bundle);
     expect(manifest.architecture).toBe('lmm-vqa');
     expect(manifest.config).toEqual(model.config);
-    expect(manifest.dims).toEqual({ model: 16, spatialTokens: model.spatialEncoder.numTokens(), temporalTokens: 2, vocabulary: 96 });
+    expect(manifest.dims).toEqual({ model: 16, spatialTokens: model.spatialEncoder!.numTokens(), temporalTokens: 2, vocabulary: 96 });
     expect(manifest.versions.test).toBe('1');
     const st = await openSafetensors(join(bundle, BUNDLE_FILES.weights));
     expect(st.names.some((n) => n.startsWith('spatial_projector.'))).toBe(true);

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadGemmaCheckpoint, loadLoraAdapter, loadTokenizer, saveGemmaCheckpoint, saveLoraAdapter, saveTokenizer, validateGemmaConfig, type GemmaDecoder } from '@vqlm/decoder-lora';
-import { loadVitWeights, saveVitWeights, validateVitConfig } from '@vqlm/encoders';
+import { OnnxContextEncoder, loadVitWeights, saveVitWeights, validateVitConfig } from '@vqlm/encoders';
 import { tf, writeSafetensors } from '@vqlm/runtime';
 import { z } from 'zod';
 import { BUNDLE_FILES, BUNDLE_FORMAT_VERSION, PACKAGE_VERSION, loadBundleTensors, manifestArchitecture, readManifestJson, wrapBundleError as wrap, writeBundleDir, writeBundleFile, bundleExportsFor } from './bundle-io.js';
@@ -53,7 +53,8 @@ export const lmmVqaBundleManifestSchema = z.object({
   }),
   files: z.object({
     weights: z.string().min(1),
-    spatialTower: z.string().min(1),
+    /** The frozen spatial ViT's safetensors, or a user's ONNX vision tower (`{ kind: 'onnx', path }`, absolute or relative to the bundle). */
+    spatialTower: z.union([z.string().min(1), z.object({ kind: z.literal('onnx'), path: z.string().min(1) }).strict()]),
     decoder: z.string().min(1),
     adapter: z.string().min(1),
     tokenizer: z.string().min(1),
@@ -73,12 +74,15 @@ export type LmmVqaBundleManifest = Omit<z.infer<typeof lmmVqaBundleManifestSchem
 export interface SaveLmmVqaBundleOptions {
   /** Point at this Gemma checkpoint directory (absolute, or relative to the bundle) instead of copying the base decoder. */
   readonly decoderPath?: string;
+  /** The ONNX file of the model's `spatialTower` (absolute, or relative to the bundle); required for a model with one, which has no tfjs ViT to save. */
+  readonly spatialTowerOnnx?: string;
   /** Extra entries for `versions` (e.g. the trainer's). */
   readonly versions?: Readonly<Record<string, string>>;
   /**
    * Also export the scoring path to ONNX (`files.onnx`: spatial encoder, temporal encoder, decoder
    * with its hidden states, level head), so the bundle scores and answers in ONNX Runtime. Skipped
-   * for a decoder above `MAX_ONNX_DECODER_BYTES`. Default false.
+   * for a decoder above `MAX_ONNX_DECODER_BYTES` and for a model with a user's spatial tower
+   * (`lmmVqaOnnxBlocker`). Default false.
    */
   readonly onnx?: boolean;
 }
@@ -121,10 +125,17 @@ export function lmmVqaBundleWeights(model: LmmVqa): Map<string, tf.Tensor> {
  */
 export async function saveLmmVqaBundle(model: LmmVqa, dir: string, options: SaveLmmVqaBundleOptions = {}): Promise<void> {
   if (!(model instanceof LmmVqa)) throw new ModelError('E_MODEL_ARG', `model: expected an LmmVqa, got ${String(model)}`);
+  if (model.spatialEncoder === null && options.spatialTowerOnnx === undefined) {
+    throw new ModelError('E_MODEL_ARG', "spatialTowerOnnx: the model's spatial tower is a user's ONNX file, not a tfjs ViT; give the path of that file");
+  }
+  if (model.spatialEncoder !== null && options.spatialTowerOnnx !== undefined) {
+    throw new ModelError('E_MODEL_ARG', "spatialTowerOnnx: the model's spatial tower is its tfjs ViT (saved with the bundle); a model with a user's tower is made with LmmVqa's spatialTower option");
+  }
   const config = model.config;
+  const vit = model.spatialEncoder;
   await writeBundleDir(dir, async (tmp) => {
     await writeSafetensors(join(tmp, BUNDLE_FILES.weights), Object.fromEntries(lmmVqaBundleWeights(model)), { metadata: { format: 'vqlm-lmm-vqa' } });
-    await saveVitWeights(model.spatialEncoder, join(tmp, BUNDLE_FILES.spatialTower));
+    if (vit !== null) await saveVitWeights(vit, join(tmp, BUNDLE_FILES.spatialTower));
     if (options.decoderPath === undefined) await saveGemmaCheckpoint(join(tmp, BUNDLE_FILES.decoder), model.decoder);
     await saveLoraAdapter(join(tmp, BUNDLE_FILES.adapter), model.decoder);
     await saveTokenizer(tmp, model.tokenizer.files);
@@ -136,13 +147,13 @@ export async function saveLmmVqaBundle(model: LmmVqa, dir: string, options: Save
       config,
       dims: {
         model: config.decoder.hiddenSize,
-        spatialTokens: model.spatialEncoder.numTokens(),
+        spatialTokens: model.spatialTokens,
         temporalTokens: model.temporalEncoder.numTokens,
         vocabulary: config.decoder.vocabSize,
       },
       files: {
         weights: BUNDLE_FILES.weights,
-        spatialTower: BUNDLE_FILES.spatialTower,
+        spatialTower: options.spatialTowerOnnx === undefined ? BUNDLE_FILES.spatialTower : { kind: 'onnx', path: options.spatialTowerOnnx },
         decoder: options.decoderPath ?? BUNDLE_FILES.decoder,
         adapter: BUNDLE_FILES.adapter,
         tokenizer: BUNDLE_FILES.tokenizer,
@@ -225,24 +236,39 @@ export async function loadLmmVqaBundle(dir: string, options: LoadLmmVqaBundleOpt
   } catch (error) {
     throw wrap(files.decoder, error);
   }
+  const towerFile = typeof files.spatialTower === 'string' ? null : files.spatialTower.path;
+  if (towerFile !== null && onnxFiles) throw new ModelError('E_BUNDLE_CONFIG', "model.json: files.onnx: a bundle with a user's spatial tower (files.spatialTower.kind 'onnx') scores in tfjs; its exports cannot hold that tower");
+  let spatialTower: OnnxContextEncoder | undefined;
+  if (towerFile !== null) {
+    try {
+      spatialTower = await OnnxContextEncoder.create({ model: at(towerFile), imageSize: config.spatialVit.imageSize, outputDim: config.decoder.hiddenSize, seed: config.seed + 22 });
+    } catch (error) {
+      decoder.dispose();
+      throw wrap(towerFile, error);
+    }
+  }
   let model: LmmVqa;
   try {
-    model = new LmmVqa(config, { tokenizer: tokenizer.files, decoder });
+    model = new LmmVqa(config, { tokenizer: tokenizer.files, decoder, spatialTower });
   } catch (error) {
     decoder.dispose();
-    throw wrap(files.tokenizer, error);
+    await spatialTower?.dispose();
+    throw wrap(towerFile ?? files.tokenizer, error);
   }
   try {
-    if (model.spatialEncoder.numTokens() !== manifest.dims.spatialTokens || model.temporalEncoder.numTokens !== manifest.dims.temporalTokens) {
+    if (model.spatialTokens !== manifest.dims.spatialTokens || model.temporalEncoder.numTokens !== manifest.dims.temporalTokens) {
       throw new ModelError(
         'E_BUNDLE_CONFIG',
-        `model.json: dims: the config gives [spatialTokens, temporalTokens] = [${model.spatialEncoder.numTokens()}, ${model.temporalEncoder.numTokens}], dims say [${manifest.dims.spatialTokens}, ${manifest.dims.temporalTokens}]`,
+        `model.json: dims: the ${towerFile === null ? 'config' : 'spatial tower and config'} give [spatialTokens, temporalTokens] = [${model.spatialTokens}, ${model.temporalEncoder.numTokens}], dims say [${manifest.dims.spatialTokens}, ${manifest.dims.temporalTokens}]`,
       );
     }
-    try {
-      await loadVitWeights(model.spatialEncoder, at(files.spatialTower));
-    } catch (error) {
-      throw wrap(files.spatialTower, error);
+    const vit = model.spatialEncoder;
+    if (vit !== null && typeof files.spatialTower === 'string') {
+      try {
+        await loadVitWeights(vit, at(files.spatialTower));
+      } catch (error) {
+        throw wrap(files.spatialTower, error);
+      }
     }
     try {
       const lora = await loadLoraAdapter(at(files.adapter), model.decoder);

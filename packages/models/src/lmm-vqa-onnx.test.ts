@@ -27,9 +27,9 @@ function trainedLooking(seed: number): LmmVqa {
     v.assign(next);
     next.dispose();
   });
-  for (const [name, t] of model.spatialEncoder.params.entries()) {
+  for (const [name, t] of model.spatialEncoder!.params.entries()) {
     const next = tf.tidy(() => tf.add(t, tf.randomNormal(t.shape, 0, 0.2, 'float32', seed)));
-    model.spatialEncoder.params.set(name, next);
+    model.spatialEncoder!.params.set(name, next);
     next.dispose();
   }
   return model;

@@ -22,6 +22,7 @@ export const LMM_VQA_ONNX_NAMES = Object.freeze({
  * the trainable projector; output `spatial_tokens [images, Tq, D]`.
  */
 export async function lmmSpatialEncoderToOnnx(model: LmmVqa): Promise<Uint8Array> {
+  if (model.spatialEncoder === null) throw new ModelError('E_MODEL_ARG', "model: its spatial tower is the user's ONNX file, not a tfjs ViT to export");
   const n = LMM_VQA_ONNX_NAMES;
   const s = model.config.spatialVit.imageSize;
   const d = model.config.decoder.hiddenSize;
@@ -58,11 +59,19 @@ export interface LmmVqaOnnxFiles<T extends string | Uint8Array = string | Uint8A
 }
 
 /**
- * Every ONNX export of an LMM-VQA model, or null when its decoder's weights exceed
- * {@link MAX_ONNX_DECODER_BYTES} (the decoder is on LMM-VQA's scoring path, so such a model scores in tfjs).
+ * Why an LMM-VQA model cannot have ONNX exports, or null when it can: a decoder above
+ * {@link MAX_ONNX_DECODER_BYTES}, or a user's spatial tower (already ONNX; the exported path
+ * would have to run it too). Such a model scores in tfjs.
  */
+export function lmmVqaOnnxBlocker(model: LmmVqa): string | null {
+  if (model.spatialTower !== null) return "its spatial tower is the user's ONNX file (it runs in ONNX Runtime already; the rest runs in tfjs)";
+  if (onnxDecoderBytes(model.decoder) > MAX_ONNX_DECODER_BYTES) return "the decoder's weights exceed one ONNX file (2 GiB); LMM-VQA's scoring path runs through its decoder";
+  return null;
+}
+
+/** Every ONNX export of an LMM-VQA model, or null when {@link lmmVqaOnnxBlocker} says why not (such a model scores in tfjs). */
 export async function lmmVqaToOnnx(model: LmmVqa): Promise<LmmVqaOnnxFiles<Uint8Array> | null> {
-  if (onnxDecoderBytes(model.decoder) > MAX_ONNX_DECODER_BYTES) return null;
+  if (lmmVqaOnnxBlocker(model) !== null) return null;
   return {
     spatialEncoder: await lmmSpatialEncoderToOnnx(model),
     temporalEncoder: await temporalEncoderToOnnx(model.temporalEncoder, { rawPixels: true, inputName: LMM_VQA_ONNX_NAMES.clips, outputName: LMM_VQA_ONNX_NAMES.temporalTokens }),

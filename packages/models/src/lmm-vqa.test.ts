@@ -47,7 +47,7 @@ describe('LmmVqa', () => {
   it('trains the projector, temporal encoder, level head and LoRA only', () => {
     const names = new Set(model.trainableVariables().map((v) => v.name));
     expect(names.size).toBe(model.trainableVariables().length);
-    expect(model.spatialEncoder.trainable).toBe(false);
+    expect(model.spatialEncoder!.trainable).toBe(false);
     expect(model.decoder.trainableVariables().every((v) => names.has(v.name))).toBe(true);
   });
 

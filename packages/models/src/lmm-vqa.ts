@@ -1,5 +1,5 @@
 import { DEFAULT_LORA_CONFIG, GemmaDecoder, TextTokenizer, generate, initGemmaWeights, type GemmaConfig, type LoraConfig, type TokenizerFiles } from '@vqlm/decoder-lora';
-import { Projector, TEMPORAL_ENCODER_DEFAULTS, TemporalEncoder, ViT, normalizePixels, SIGLIP_NORMALIZATION, vitConfig, type PixelInput, type TemporalEncoderConfig, type VitConfig } from '@vqlm/encoders';
+import { Projector, TEMPORAL_ENCODER_DEFAULTS, TemporalEncoder, ViT, normalizePixels, SIGLIP_NORMALIZATION, vitConfig, type ContextEncoder, type PixelInput, type TemporalEncoderConfig, type VitConfig } from '@vqlm/encoders';
 import { LevelHead, QUALITY_LEVELS, levelFromScore, levelScoreFromLogits, type QualityLevel } from '@vqlm/heads';
 import { createRng, tf } from '@vqlm/runtime';
 import { ModelError, shapeText } from './errors.js';
@@ -90,8 +90,13 @@ export function parseLmmVqaAnswer(text: string): { score: number | null; level: 
 
 /** Input of {@link LmmVqa.forward}. */
 export interface LmmVqaInput {
-  /** Key frames `[B, M, S, S, 3]`, values 0..255, S = `spatialVit.imageSize`. */
-  readonly frames: PixelInput;
+  /** Key frames `[B, M, S, S, 3]`, values 0..255, S = `spatialVit.imageSize` (not needed with `spatialFeatures`). */
+  readonly frames?: PixelInput;
+  /**
+   * The frozen spatial tower's tokens of the key frames `[B, M, Tq, F]` ({@link LmmVqa.spatialFeatures}),
+   * instead of `frames`; required when the tower runs in ONNX Runtime (`spatialTower`).
+   */
+  readonly spatialFeatures?: tf.Tensor;
   /** Clip `[B, T, s, s, 3]`, values 0..255, for the temporal encoder. */
   readonly clip: PixelInput;
   /** Answer tokens `[B, T']` (a start token, then the answer). */
@@ -118,7 +123,10 @@ export interface LmmVqaOutput {
  */
 export class LmmVqa {
   readonly config: LmmVqaConfig;
-  readonly spatialEncoder: ViT;
+  /** The frozen spatial ViT on tfjs; null when a `spatialTower` (a user's ONNX vision tower) takes its place. */
+  readonly spatialEncoder: ViT | null;
+  /** A user's frozen vision tower (e.g. SigLIP exported to ONNX, `@vqlm/encoders` `OnnxContextEncoder`), or null. */
+  readonly spatialTower: ContextEncoder | null;
   readonly spatialProjector: Projector;
   readonly temporalEncoder: TemporalEncoder;
   readonly decoder: GemmaDecoder;
@@ -133,8 +141,13 @@ export class LmmVqa {
    * A model with fresh seeded weights (or around a given base decoder, owned afterwards).
    * @param options.trainDecoderBase make a fresh decoder's base weights trainable too (for a decoder
    *   trained from scratch; the paper freezes its pretrained language model)
+   * @param options.spatialTower a user's frozen vision tower instead of the tfjs ViT (owned
+   *   afterwards; its projector becomes the spatial projector). Its input side and width must be
+   *   `spatialVit.imageSize` and `spatialVit.hiddenSize`; it runs outside tfjs, so `forward` then
+   *   takes `spatialFeatures` ({@link spatialFeatures}) instead of `frames`.
+   * @throws ModelError `E_MODEL_CONFIG` naming the tower's size that differs from `spatialVit`.
    */
-  constructor(config: LmmVqaConfig, options: { tokenizer: TokenizerFiles; decoder?: GemmaDecoder; trainDecoderBase?: boolean }) {
+  constructor(config: LmmVqaConfig, options: { tokenizer: TokenizerFiles; decoder?: GemmaDecoder; trainDecoderBase?: boolean; spatialTower?: ContextEncoder }) {
     this.config = config;
     const d = config.decoder.hiddenSize;
     const seed = config.seed;
@@ -143,8 +156,19 @@ export class LmmVqa {
       throw new ModelError('E_MODEL_CONFIG', `tokenizer: ${this.tokenizer.vocabSize} ids do not fit the decoder's vocabulary of ${config.decoder.vocabSize}`);
     }
     this.promptIds = this.tokenizer.encode(config.prompt);
-    this.spatialEncoder = new ViT(config.spatialVit, { trainable: false, seed: seed + 21 });
-    this.spatialProjector = new Projector(config.spatialVit.hiddenSize, d, { seed: seed + 22 });
+    const tower = options.spatialTower ?? null;
+    if (tower !== null) {
+      const v = config.spatialVit;
+      if (tower.imageSize !== v.imageSize || tower.featureDim !== v.hiddenSize || tower.outputDim !== d) {
+        throw new ModelError(
+          'E_MODEL_CONFIG',
+          `spatialTower: takes ${tower.imageSize}² frames to width ${tower.featureDim}, projected to ${tower.outputDim}; config.spatialVit says ${v.imageSize}² and width ${v.hiddenSize}, and the decoder D = ${d}`,
+        );
+      }
+    }
+    this.spatialTower = tower;
+    this.spatialEncoder = tower === null ? new ViT(config.spatialVit, { trainable: false, seed: seed + 21 }) : null;
+    this.spatialProjector = tower?.projector ?? new Projector(config.spatialVit.hiddenSize, d, { seed: seed + 22 });
     this.temporalEncoder = new TemporalEncoder({ ...config.temporal, outputDim: d, seed: seed + 23 });
     this.levelHead = new LevelHead({ inputDim: d, seed: seed + 24 });
     this.decoder = options.decoder ?? new GemmaDecoder(config.decoder, initGemmaWeights(config.decoder, createRng(seed + 25)), { trainBase: options.trainDecoderBase ?? false });
@@ -161,6 +185,7 @@ export class LmmVqa {
    */
   async attachOnnx(path: OnnxLmmVqaPath): Promise<void> {
     if (this.disposed) throw new ModelError('E_DISPOSED', 'LmmVqa used after dispose()');
+    if (this.spatialTower !== null) throw new ModelError('E_MODEL_ARG', "path: this model's spatial tower is a user's ONNX file, which an exported scoring path does not contain; it scores in tfjs with the tower in ONNX Runtime");
     const fields = ['m', 'spatialVit', 'temporal', 'decoder'] as const;
     const differs = fields.find((field) => JSON.stringify(path.config[field]) !== JSON.stringify(this.config[field]));
     if (differs !== undefined) {
@@ -215,9 +240,9 @@ export class LmmVqa {
    * Rates one video: the level head's probability-weighted score (1–5), its level word and the
    * five level probabilities (bad … excellent). The head reads the decoder state after the
    * question, which no answer token can change.
-   * @param input key frames `[1, M, S, S, 3]` and clip `[1, T, s, s, 3]`, values 0..255
+   * @param input key frames `[1, M, S, S, 3]` (or their `spatialFeatures`) and clip `[1, T, s, s, 3]`, values 0..255
    */
-  async rate(input: Pick<LmmVqaInput, 'frames' | 'clip'>): Promise<{ score: number; level: QualityLevel; probabilities: number[] }> {
+  async rate(input: Pick<LmmVqaInput, 'frames' | 'clip' | 'spatialFeatures'>): Promise<{ score: number; level: QualityLevel; probabilities: number[] }> {
     const start = this.tokenizer.bosTokenId ?? 0;
     if (this.onnx !== null) {
       if (this.disposed) throw new ModelError('E_DISPOSED', 'LmmVqa used after dispose()');
@@ -234,15 +259,26 @@ export class LmmVqa {
       const score = probabilities.reduce((sum, q, i) => sum + q * (i + 1), 0);
       return { score, level: levelFromScore(score), probabilities };
     }
-    const out = this.forward({ frames: input?.frames, clip: input?.clip, targetTokenIds: [[start]] });
-    const softmax = tf.softmax(out.levelLogits);
+    const features = await this.towerFeatures(input);
     try {
-      const score = (await out.levelScores.data())[0];
-      const probabilities = Array.from(await softmax.data());
-      return { score, level: levelFromScore(score), probabilities };
+      const out = this.forward({ frames: input?.frames, clip: input?.clip, spatialFeatures: features ?? input?.spatialFeatures, targetTokenIds: [[start]] });
+      const softmax = tf.softmax(out.levelLogits);
+      try {
+        const score = (await out.levelScores.data())[0];
+        const probabilities = Array.from(await softmax.data());
+        return { score, level: levelFromScore(score), probabilities };
+      } finally {
+        tf.dispose([out.levelLogits, out.levelScores, out.logits, softmax]);
+      }
     } finally {
-      tf.dispose([out.levelLogits, out.levelScores, out.logits, softmax]);
+      features?.dispose();
     }
+  }
+
+  /** The user tower's features of `input.frames` when the model has one and they were not given (dispose them), else undefined. */
+  private async towerFeatures(input: Pick<LmmVqaInput, 'frames' | 'spatialFeatures'>): Promise<tf.Tensor | undefined> {
+    if (this.spatialTower === null || input?.spatialFeatures !== undefined || input?.frames === undefined) return undefined;
+    return this.spatialFeatures(input.frames);
   }
 
   /**
@@ -250,42 +286,92 @@ export class LmmVqa {
    * quality score is 3.42. the quality level is fair.`; {@link parseLmmVqaAnswer} reads it back.
    * @param input key frames `[1, M, S, S, 3]` and clip `[1, T, s, s, 3]`, values 0..255
    */
-  answer(input: Pick<LmmVqaInput, 'frames' | 'clip'>, options: { readonly maxNewTokens?: number } = {}): Promise<string> {
-    if (this.disposed) return Promise.reject(new ModelError('E_DISPOSED', 'LmmVqa used after dispose()'));
+  async answer(input: Pick<LmmVqaInput, 'frames' | 'clip' | 'spatialFeatures'>, options: { readonly maxNewTokens?: number } = {}): Promise<string> {
+    if (this.disposed) throw new ModelError('E_DISPOSED', 'LmmVqa used after dispose()');
+    const features = await this.towerFeatures(input);
     try {
-      this.checkVisual(input, 1);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    const eos = this.tokenizer.eosTokenId;
-    const generation = { startTokenIds: [[this.tokenizer.bosTokenId ?? 0]], maxNewTokens: options.maxNewTokens ?? 24, stopTokens: eos === null ? [] : [eos], temperature: 0 };
-    const text = (tokens: number[]): string => this.tokenizer.decode(tokens, { skipSpecialTokens: true }).trim();
-    const onnx = this.onnx;
-    if (onnx !== null) {
-      return this.onnxPrefix(onnx, input)
-        .then((prefix) => onnx.decoder.generate({ prefixEmbeddings: prefix }, generation))
-        .then((result) => text(result.tokens[0]));
-    }
-    const prefix = tf.tidy(() => this.prefix(input, 1));
-    try {
-      return Promise.resolve(text(generate(this.decoder, { ...generation, prefixEmbeddings: prefix }).tokens[0]));
+      const visual = { frames: input?.frames, clip: input?.clip, spatialFeatures: features ?? input?.spatialFeatures };
+      this.checkVisual(visual, 1);
+      const eos = this.tokenizer.eosTokenId;
+      const generation = { startTokenIds: [[this.tokenizer.bosTokenId ?? 0]], maxNewTokens: options.maxNewTokens ?? 24, stopTokens: eos === null ? [] : [eos], temperature: 0 };
+      const text = (tokens: number[]): string => this.tokenizer.decode(tokens, { skipSpecialTokens: true }).trim();
+      const onnx = this.onnx;
+      if (onnx !== null) return text((await onnx.decoder.generate({ prefixEmbeddings: await this.onnxPrefix(onnx, visual) }, generation)).tokens[0]);
+      const prefix = tf.tidy(() => this.prefix(visual, 1));
+      try {
+        return text(generate(this.decoder, { ...generation, prefixEmbeddings: prefix }).tokens[0]);
+      } finally {
+        prefix.dispose();
+      }
     } finally {
-      prefix.dispose();
+      features?.dispose();
     }
   }
 
   /** The decoder prefix from the ONNX encoders (shapes checked by the caller). */
-  private onnxPrefix(path: OnnxLmmVqaPath, input: Pick<LmmVqaInput, 'frames' | 'clip'>): Promise<FloatBatch> {
+  private async onnxPrefix(path: OnnxLmmVqaPath, input: Pick<LmmVqaInput, 'frames' | 'clip'>): Promise<FloatBatch> {
+    if (input.frames === undefined) throw new ModelError('E_MODEL_ARG', 'frames: the ONNX scoring path reads the key frames themselves; spatialFeatures are for the tfjs path');
     return path.prefix(input.frames, input.clip, this.questionEmbeddings ?? new Float32Array(0));
   }
 
-  /** Checks `frames` `[b, M, S, S, 3]` and `clip` `[b, T, s, s, 3]`, naming the bad one and both shapes. */
-  private checkVisual(input: Pick<LmmVqaInput, 'frames' | 'clip'>, b: number): void {
+  /** Spatial tokens per key frame (Tq) of the tower in use. */
+  get spatialTokens(): number {
+    return this.spatialTower?.numTokens ?? this.spatialEncoder!.numTokens();
+  }
+
+  /**
+   * The frozen spatial tower's tokens of key frames: the user's tower (`spatialTower`, in ONNX
+   * Runtime) or the tfjs ViT. Dispose the result.
+   * @param frames `[B, M, S, S, 3]`, values 0..255
+   * @returns `[B, M, Tq, F]`
+   * @throws ModelError `E_MODEL_ARG` naming the shape.
+   */
+  async spatialFeatures(frames: PixelInput): Promise<tf.Tensor> {
+    if (this.disposed) throw new ModelError('E_DISPOSED', 'LmmVqa used after dispose()');
     const s = this.config.spatialVit.imageSize;
     const m = this.config.m;
-    const frameDims = input?.frames instanceof tf.Tensor ? input.frames.shape : (input?.frames?.dims ?? []);
-    if (frameDims.length !== 5 || [b, m, s, s, 3].some((n, i) => frameDims[i] !== n)) {
-      throw new ModelError('E_MODEL_ARG', `frames: expected shape [${b}, ${m}, ${s}, ${s}, 3], got ${shapeText(frameDims)}`);
+    const dims = frames instanceof tf.Tensor ? frames.shape : (frames?.dims ?? []);
+    if (dims.length !== 5 || dims.slice(1).some((n, i) => n !== [m, s, s, 3][i])) {
+      throw new ModelError('E_MODEL_ARG', `frames: expected shape [B, ${m}, ${s}, ${s}, 3], got ${shapeText(dims)}`);
+    }
+    const b = dims[0];
+    const tower = this.spatialTower;
+    if (tower === null) {
+      return tf.tidy(() => {
+        const pixels = normalizePixels('frames', frames, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
+        const tokens = this.spatialEncoder!.forward(tf.reshape(pixels, [b * m, s, s, 3]));
+        return tf.reshape(tokens, [b, m, ...tokens.shape.slice(1)]);
+      });
+    }
+    const data = frames instanceof tf.Tensor ? new Uint8Array(await frames.data()) : frames.data;
+    const size = m * s * s * 3;
+    const rows: tf.Tensor[] = [];
+    try {
+      for (let i = 0; i < b; i++) rows.push(await tower.features({ data: data.subarray(i * size, (i + 1) * size), dims: [m, s, s, 3] }));
+      return tf.stack(rows);
+    } finally {
+      tf.dispose(rows);
+    }
+  }
+
+  /** Checks `frames` `[b, M, S, S, 3]` (or `spatialFeatures` `[b, M, Tq, F]`) and `clip` `[b, T, s, s, 3]`, naming the bad one and both shapes. */
+  private checkVisual(input: Pick<LmmVqaInput, 'frames' | 'clip' | 'spatialFeatures'>, b: number): void {
+    const s = this.config.spatialVit.imageSize;
+    const m = this.config.m;
+    const features = input?.spatialFeatures;
+    if (features !== undefined) {
+      const expected = [b, m, this.spatialTokens, this.config.spatialVit.hiddenSize];
+      if (!(features instanceof tf.Tensor) || features.rank !== 4 || expected.some((n, i) => features.shape[i] !== n)) {
+        throw new ModelError('E_MODEL_ARG', `spatialFeatures: expected shape ${shapeText(expected)}, got ${features instanceof tf.Tensor ? shapeText(features.shape) : String(features)}`);
+      }
+    } else {
+      if (this.spatialTower !== null) {
+        throw new ModelError('E_MODEL_ARG', 'frames: the spatial tower runs in ONNX Runtime, outside tfjs; pass spatialFeatures (await model.spatialFeatures(frames)) instead');
+      }
+      const frameDims = input?.frames instanceof tf.Tensor ? input.frames.shape : (input?.frames?.dims ?? []);
+      if (frameDims.length !== 5 || [b, m, s, s, 3].some((n, i) => frameDims[i] !== n)) {
+        throw new ModelError('E_MODEL_ARG', `frames: expected shape [${b}, ${m}, ${s}, ${s}, 3], got ${shapeText(frameDims)}`);
+      }
     }
     const t = this.config.temporal;
     const clipDims = input.clip instanceof tf.Tensor ? input.clip.shape : (input.clip?.dims ?? []);
@@ -295,13 +381,18 @@ export class LmmVqa {
   }
 
   /** `[b, M·Tq + T/t + question, D]`: spatial tokens, temporal tokens, the question's embeddings. */
-  private prefix(input: Pick<LmmVqaInput, 'frames' | 'clip'>, b: number): tf.Tensor3D {
+  private prefix(input: Pick<LmmVqaInput, 'frames' | 'clip' | 'spatialFeatures'>, b: number): tf.Tensor3D {
     const s = this.config.spatialVit.imageSize;
     const m = this.config.m;
     const d = this.config.decoder.hiddenSize;
-    const pixels = normalizePixels('frames', input.frames, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
-    const spatial = this.spatialEncoder.forward(tf.reshape(pixels, [b * m, s, s, 3]));
-    const tq = spatial.shape[1] as number;
+    const tq = this.spatialTokens;
+    let spatial: tf.Tensor;
+    if (input.spatialFeatures !== undefined) {
+      spatial = tf.reshape(input.spatialFeatures, [b * m, tq, this.config.spatialVit.hiddenSize]);
+    } else {
+      const pixels = normalizePixels('frames', input.frames as PixelInput, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
+      spatial = this.spatialEncoder!.forward(tf.reshape(pixels, [b * m, s, s, 3]));
+    }
     const spatialTokens = tf.reshape(this.spatialProjector.apply(spatial), [b, m * tq, d]);
     const temporalTokens = this.temporalEncoder.forward(input.clip);
     const parts = [spatialTokens, temporalTokens];
@@ -313,13 +404,15 @@ export class LmmVqa {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.spatialEncoder.dispose();
-    this.spatialProjector.dispose();
+    this.spatialEncoder?.dispose();
+    // The tower owns the projector it lent.
+    if (this.spatialTower === null) this.spatialProjector.dispose();
     this.temporalEncoder.dispose();
     this.levelHead.dispose();
     this.decoder.dispose();
     const onnx = this.onnx;
     this.onnx = null;
     await onnx?.dispose();
+    await this.spatialTower?.dispose();
   }
 }

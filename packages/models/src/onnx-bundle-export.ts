@@ -5,7 +5,7 @@ import { loadBundle, writeOnnxScoring, type OnnxScoringBundleFiles } from './bun
 import { readEnsembleManifest } from './ensemble-bundle.js';
 import { ModelError } from './errors.js';
 import { loadLmmVqaBundle, writeLmmVqaOnnx } from './lmm-vqa-bundle.js';
-import type { LmmVqaOnnxFiles } from './lmm-vqa-onnx.js';
+import { lmmVqaOnnxBlocker, type LmmVqaOnnxFiles } from './lmm-vqa-onnx.js';
 
 /** One bundle written by {@link exportBundleOnnx}. */
 export interface ExportedBundle {
@@ -46,7 +46,7 @@ async function exportLmmVqa(dir: string): Promise<ExportedBundle> {
   } finally {
     await model.dispose();
   }
-  if (onnx === null) throw new ModelError('E_MODEL_ARG', `${dir}: the decoder's weights exceed one ONNX file (2 GiB); LMM-VQA's scoring path runs through its decoder, so this bundle scores in tfjs`);
+  if (onnx === null) throw new ModelError('E_MODEL_ARG', `${dir}: ${lmmVqaOnnxBlocker(model) ?? 'no exports'}, so this bundle scores in tfjs`);
   await writeBundleFile(join(dir, BUNDLE_FILES.manifest), `${JSON.stringify({ ...json, files: { ...json.files, onnx } }, null, 2)}\n`);
   return { dir, onnx };
 }

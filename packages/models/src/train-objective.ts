@@ -154,8 +154,10 @@ export type LmmVqaLossPart = (typeof LMM_VQA_LOSS_PARTS)[number];
 
 /** One LMM-VQA training batch of B single videos. */
 export interface LmmVqaTrainBatch {
-  /** Key frames `[B, M, S, S, 3]`, values 0..255. */
-  readonly frames: PixelInput;
+  /** Key frames `[B, M, S, S, 3]`, values 0..255 (or their `spatialFeatures`). */
+  readonly frames?: PixelInput;
+  /** The frozen spatial tower's tokens `[B, M, Tq, F]` (`LmmVqa.spatialFeatures`), instead of `frames`; required with a user's ONNX tower. */
+  readonly spatialFeatures?: tf.Tensor;
   /** Clips `[B, T, s, s, 3]`, values 0..255. */
   readonly clip: PixelInput;
   /** Decoder inputs `[B, T']`: start token, answer, end token, padding. */
@@ -188,7 +190,7 @@ export function lmmVqaObjective(model: LmmVqa, batch: LmmVqaTrainBatch, options:
   checkLabels(batch);
   const weights = { ce: 1, level: 1, mse: 1, ...options.weights };
   checkWeights(weights);
-  const output = model.forward({ frames: batch.frames, clip: batch.clip, targetTokenIds: batch.inputIds, training: true });
+  const output = model.forward({ frames: batch.frames, spatialFeatures: batch.spatialFeatures, clip: batch.clip, targetTokenIds: batch.inputIds, training: true });
   const parts: Record<string, tf.Tensor> = {};
   const used: Record<string, number> = {};
   const rows = batch.scoreTargets.flatMap((t, i) => (t === null ? [] : [i]));
