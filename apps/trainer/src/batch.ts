@@ -62,7 +62,8 @@ export function encodeTarget(model: CpLlm, text: string): { input: number[]; lab
   return { input: [bos, ...body], labels: [...body, IGNORE_LABEL] };
 }
 
-function pad(rows: number[][], value: number): number[][] {
+/** Rows right-padded with `value` to the longest. */
+export function pad(rows: number[][], value: number): number[][] {
   const width = Math.max(...rows.map((r) => r.length));
   return rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(value)]);
 }

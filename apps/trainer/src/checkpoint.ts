@@ -46,13 +46,18 @@ const LATEST = 'latest.json';
  */
 export function runFingerprint(config: TrainConfig): string {
   const { epochs: _epochs, checkpointEvery: _every, keepCheckpoints: _keep, ...train } = config.train;
-  return createHash('sha256').update(JSON.stringify({ seed: config.seed, data: config.data, model: config.model, train })).digest('hex').slice(0, 16);
+  return shortHash({ seed: config.seed, data: config.data, model: config.model, train });
 }
 
 /** Hash of the describer phase's settings that must not change across a resume inside the phase (all but `steps`). */
 export function describerFingerprint(config: TrainConfig): string {
   const { steps: _steps, ...describer } = config.describer;
-  return createHash('sha256').update(JSON.stringify(describer)).digest('hex').slice(0, 16);
+  return shortHash(describer);
+}
+
+/** First 16 hex digits of the SHA-256 of a value's JSON. */
+function shortHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
 const pad = (n: number): string => String(n).padStart(3, '0');

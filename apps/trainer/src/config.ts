@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { PIXEL_INPUTS } from '@vqlm/encoders';
-import { CP_LLM_DEFAULTS, lmmVqaConfigSchema } from '@vqlm/models';
+import { CP_LLM_DEFAULTS, describeLeadProblem, lmmVqaConfigSchema } from '@vqlm/models';
 import { z } from 'zod';
 import { TrainerError } from './errors.js';
 
@@ -276,8 +276,8 @@ export function parseTrainConfig(value: unknown, baseDir = process.cwd(), where 
   const ratios = config.data.ratios;
   if (Math.abs(ratios.train + ratios.val + ratios.test - 1) > 1e-9) throw new TrainerError('E_CONFIG', `${where}.data.ratios: must sum to 1`);
   const lead = config.describer.lead;
-  const placeholder = lead === null ? undefined : [...lead.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).find((name) => name !== 'level');
-  if (placeholder !== undefined) throw new TrainerError('E_CONFIG', `${where}.describer.lead: only {level} can be filled in, got {${placeholder}}`);
+  const leadProblem = lead === null ? null : describeLeadProblem(lead);
+  if (leadProblem !== null) throw new TrainerError('E_CONFIG', `${where}.describer.lead: ${leadProblem}`);
   const vits = [['contextVit', config.model.contextVit], ['pixelVit', config.model.pixelVit], ...(config.model.lmm ? [['lmm.spatialVit', config.model.lmm.spatialVit] as const] : [])] as const;
   for (const [name, vit] of vits) {
     if (!(VIT_PRESETS as readonly string[]).includes(vit.preset)) {

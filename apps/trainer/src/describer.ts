@@ -2,7 +2,7 @@ import { Prng, describeRecipe, hashString, mixSeed, type ManifestEntry } from '@
 import { levelFromScore } from '@vqlm/heads';
 import { IGNORE_LABEL, cpLlmDescribeObjective, describeLeadText, type CpLlm } from '@vqlm/models';
 import { tf } from '@vqlm/runtime';
-import { scoreTarget, stackViews } from './batch.js';
+import { pad, scoreTarget, stackViews } from './batch.js';
 import type { TrainConfig } from './config.js';
 import type { PreparedItem } from './data.js';
 import { TrainerError } from './errors.js';
@@ -89,9 +89,9 @@ export async function createDescriberPhase(model: CpLlm, items: readonly Prepare
       views.features.dispose();
     }
   };
-  const probe = visualOf([examples[0].item]);
-  const [, positions, width] = probe.shape;
-  probe.dispose();
+  // `visualTokens`' shape: M context tokens and M pixel tokens per frame, D wide.
+  const positions = model.config.m * (model.contextEncoder.numTokens + model.pixelEncoder.numTokens);
+  const width = model.config.decoder.hiddenSize;
   const size = positions * width;
   let cached: Float32Array[] | null = null;
   if (examples.length * size * 4 <= DESCRIBER_VISUAL_CACHE_BYTES) {
@@ -115,10 +115,6 @@ export async function createDescriberPhase(model: CpLlm, items: readonly Prepare
     return permutation;
   };
   const padId = model.tokenizer.padTokenId ?? 0;
-  const pad = (rows: number[][], value: number): number[][] => {
-    const length = Math.max(...rows.map((r) => r.length));
-    return rows.map((r) => [...r, ...new Array<number>(length - r.length).fill(value)]);
-  };
   return {
     vars,
     examples: examples.length,

@@ -292,7 +292,7 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       await appendFile(logFile, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
     };
     // A checkpoint after the main phase's last step holds the describer phase's optimiser state.
-    const describing = (): boolean => step > totalSteps;
+    const pastMainPhase = (): boolean => step > totalSteps;
     const state = (): TrainState => ({
       version: 1,
       fingerprint,
@@ -300,11 +300,11 @@ export async function runTraining(config: TrainConfig, options: TrainOptions = {
       epoch,
       sampler: sampler.state(),
       evaluatedEpochs,
-      ...(describing() ? { phase: 'describer' as const, describer: describerFingerprint(config) } : {}),
+      ...(pastMainPhase() ? { phase: 'describer' as const, describer: describerFingerprint(config) } : {}),
       savedAt: new Date().toISOString(),
     });
     const checkpoint = async (): Promise<void> => {
-      const dir = await saveCheckpoint(runDir, vars, describing() ? describerOptimizer : optimizer, state(), config.train.keepCheckpoints);
+      const dir = await saveCheckpoint(runDir, vars, pastMainPhase() ? describerOptimizer : optimizer, state(), config.train.keepCheckpoints);
       options.onEvent?.({ type: 'checkpoint', step, dir });
     };
     const lastVal: { step: number; result: EvalResult | null } = { step: -1, result: null };

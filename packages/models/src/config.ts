@@ -165,6 +165,12 @@ export const cpLlmConfigSchema = z.object({
   branches: z.enum(CP_LLM_BRANCHES).default('both'),
 });
 
+/** What is wrong with a describe lead template (`CpLlmConfig.describeLead`), or null: only `{level}` can be filled in. */
+export function describeLeadProblem(lead: string): string | null {
+  const unknown = [...lead.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).find((name) => name !== 'level');
+  return unknown === undefined ? null : `only {level} can be filled in, got {${unknown}}`;
+}
+
 /** `a.b[0]: message; …` for every zod issue, with `where` in front. */
 export function zodIssues(where: string, error: z.ZodError): string {
   return error.issues.map((issue) => `${where}${issue.path.length ? `.${issue.path.join('.')}` : ''}: ${issue.message}`).join('; ');
@@ -187,10 +193,8 @@ export function validateCpLlmConfig(value: unknown, where = 'config', code: 'E_M
   if (config.contextSize % config.contextVit.patchSize !== 0) {
     fail('contextSize', `${config.contextSize} is not a multiple of contextVit.patchSize ${config.contextVit.patchSize}`);
   }
-  if (config.describeLead !== null) {
-    const unknown = [...config.describeLead.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]).filter((name) => name !== 'level');
-    if (unknown.length > 0) fail('describeLead', `only {level} can be filled in, got {${unknown[0]}}`);
-  }
+  const leadProblem = config.describeLead === null ? null : describeLeadProblem(config.describeLead);
+  if (leadProblem !== null) fail('describeLead', leadProblem);
   if (config.pixelFit[0] > config.pixelFit[1]) fail('pixelFit', `expected [short, long], got [${config.pixelFit.join(', ')}]`);
   for (const [field, vit] of [['contextVit', config.contextVit], ['pixelVit', config.pixelVit]] as const) {
     try {

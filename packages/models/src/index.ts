@@ -1,6 +1,6 @@
 export { ModelError } from './errors.js';
 export type { ModelErrorCode } from './errors.js';
-export { CP_LLM_BRANCHES, CP_LLM_DEFAULTS, CP_LLM_VIEW_FIELDS, viewKey, createCpLlmConfig, validateCpLlmConfig, cpLlmConfigSchema, gemmaConfigSchema, loraConfigSchema, vitConfigSchema } from './config.js';
+export { CP_LLM_BRANCHES, CP_LLM_DEFAULTS, CP_LLM_VIEW_FIELDS, cpLlmConfigSchema, createCpLlmConfig, describeLeadProblem, gemmaConfigSchema, loraConfigSchema, validateCpLlmConfig, viewKey, vitConfigSchema } from './config.js';
 export type { CpLlmBranches, CpLlmConfig, CpLlmConfigInit } from './config.js';
 export { CpLlm, DESCRIBE_NO_REPEAT_NGRAM, describeLeadText, disposeCpLlmOutput } from './cp-llm.js';
 export type { ScoreStage, ScoreViewsOptions, CpLlmViews, CpLlmForwardInput, CpLlmScores, CpLlmOutput, CpLlmParts, CreateCpLlmOptions, DescribeOptions, VideoViews } from './cp-llm.js';

@@ -338,8 +338,7 @@ export class LmmVqa {
     const tower = this.spatialTower;
     if (tower === null) {
       return tf.tidy(() => {
-        const pixels = normalizePixels('frames', frames, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
-        const tokens = this.spatialEncoder!.forward(tf.reshape(pixels, [b * m, s, s, 3]));
+        const tokens = this.vitTokens(frames, b);
         return tf.reshape(tokens, [b, m, ...tokens.shape.slice(1)]);
       });
     }
@@ -380,19 +379,20 @@ export class LmmVqa {
     }
   }
 
+  /** `[b·M, Tq, F]`: the tfjs spatial ViT's tokens of key frames `[b, M, S, S, 3]` (shapes checked by the caller). */
+  private vitTokens(frames: PixelInput, b: number): tf.Tensor {
+    const s = this.config.spatialVit.imageSize;
+    const m = this.config.m;
+    const pixels = normalizePixels('frames', frames, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
+    return this.spatialEncoder!.forward(tf.reshape(pixels, [b * m, s, s, 3]));
+  }
+
   /** `[b, M·Tq + T/t + question, D]`: spatial tokens, temporal tokens, the question's embeddings. */
   private prefix(input: Pick<LmmVqaInput, 'frames' | 'clip' | 'spatialFeatures'>, b: number): tf.Tensor3D {
-    const s = this.config.spatialVit.imageSize;
     const m = this.config.m;
     const d = this.config.decoder.hiddenSize;
     const tq = this.spatialTokens;
-    let spatial: tf.Tensor;
-    if (input.spatialFeatures !== undefined) {
-      spatial = tf.reshape(input.spatialFeatures, [b * m, tq, this.config.spatialVit.hiddenSize]);
-    } else {
-      const pixels = normalizePixels('frames', input.frames as PixelInput, [b, m, s, s, 3], SIGLIP_NORMALIZATION);
-      spatial = this.spatialEncoder!.forward(tf.reshape(pixels, [b * m, s, s, 3]));
-    }
+    const spatial = input.spatialFeatures !== undefined ? tf.reshape(input.spatialFeatures, [b * m, tq, this.config.spatialVit.hiddenSize]) : this.vitTokens(input.frames as PixelInput, b);
     const spatialTokens = tf.reshape(this.spatialProjector.apply(spatial), [b, m * tq, d]);
     const temporalTokens = this.temporalEncoder.forward(input.clip);
     const parts = [spatialTokens, temporalTokens];
